@@ -1,0 +1,219 @@
+//! The command line: clap derive structs only, and their conversion into validated configuration
+//! (`Cli::into_config`-style functions). The only module besides `main.rs` that knows about clap.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{
+    load_rules, parse_size, HistoryMode, HistoryScope, RuleOptions, ScanConfig, Target,
+    DEFAULT_MAX_FILE_SIZE,
+};
+use crate::error::{Error, Result};
+use crate::report::Format;
+
+const EXIT_CODES: &str = "Exit codes: 0 = scan finished, nothing found; 1 = findings; \
+2 = the scan could not run or something could not be read (bad arguments, missing path, broken \
+rules or config, unreadable files or objects).";
+
+/// Finds leaked secrets (Django SECRET_KEYs, credentials, high-entropy strings) in files and git
+/// history, and tells you how to clean up.
+#[derive(Debug, Parser)]
+#[command(name = "keysweep", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan a directory, file, git repository or stdin (`-`) for secrets.
+    #[command(after_help = EXIT_CODES)]
+    Scan(ScanArgs),
+    /// List or check detection rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+/// `keysweep rules ...`
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules (built-in and from --rules files).
+    List(RuleSelectArgs),
+    /// Validate rule files (the built-in rules when none are given): every problem is listed.
+    Check {
+        /// Rule files to check.
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Rule selection shared by commands.
+#[derive(Debug, Args, Default)]
+pub struct RuleSelectArgs {
+    /// Additional rule file(s) in the patterns/*.yaml format.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rule_files: Vec<PathBuf>,
+    /// Disable a rule by id (repeatable).
+    #[arg(long = "disable-rule", value_name = "ID")]
+    pub disable: Vec<String>,
+    /// Configuration file (default: .keysweep.yaml at the scan root, if present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Output formats on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Human,
+    Json,
+    Jsonl,
+    Sarif,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Human => Format::Human,
+            FormatArg::Json => Format::Json,
+            FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Sarif => Format::Sarif,
+        }
+    }
+}
+
+/// `keysweep scan ...`
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// What to scan: a directory, a file, a git repository, or `-` for stdin.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "human")]
+    pub format: FormatArg,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Show secrets in full in human and SARIF output (they are masked by default).
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Mask secrets in JSON output too.
+    #[arg(long)]
+    pub redact: bool,
+    /// Also scan files ignored by .gitignore and similar files.
+    #[arg(long)]
+    pub no_ignore: bool,
+    /// Skip files larger than this (e.g. 512K, 100M, 2G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_file_size: Option<u64>,
+    /// Skip history blobs larger than this (default: the --max-file-size value).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_blob_size: Option<u64>,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Do not print warnings, progress or the summary.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Scan only the files on disk, not the git history.
+    #[arg(long, conflicts_with = "history_only")]
+    pub no_history: bool,
+    /// Scan only the git history, not the files on disk.
+    #[arg(long)]
+    pub history_only: bool,
+    /// Only commits in this range (A..B: reachable from B, not from A).
+    #[arg(long, value_name = "A..B")]
+    pub range: Option<String>,
+    /// Only commits after this one.
+    #[arg(long, value_name = "SHA")]
+    pub since_commit: Option<String>,
+    /// Only commits reachable from this branch.
+    #[arg(long, value_name = "NAME")]
+    pub branch: Option<String>,
+    /// List every branch and tag from which each secret is reachable.
+    #[arg(long)]
+    pub all_provenance: bool,
+    /// Do not report findings whose fingerprint is in this JSON report of an earlier scan.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Turn the keyword prefilter off (slow; for testing that it changes nothing).
+    #[arg(long, hide = true)]
+    pub no_prefilter: bool,
+    #[command(flatten)]
+    pub rules: RuleSelectArgs,
+}
+
+impl RuleSelectArgs {
+    /// The rule options these arguments select.
+    pub fn to_options(&self) -> RuleOptions {
+        RuleOptions {
+            rule_files: self.rule_files.clone(),
+            disable: self.disable.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl ScanArgs {
+    /// Validates the arguments and loads rules and configuration.
+    pub fn into_config(self) -> Result<ScanConfig> {
+        let target = if self.path.as_os_str() == "-" { Target::Stdin } else { Target::Path(self.path.clone()) };
+        let root = match &target {
+            Target::Path(p) => Some(p.as_path()),
+            Target::Stdin => None,
+        };
+        let (rules, allow) = load_rules(&self.rules.to_options(), root)?;
+        let baseline = match &self.baseline {
+            Some(path) => read_baseline(path)?,
+            None => HashSet::new(),
+        };
+        let history = if self.no_history {
+            HistoryMode::WorktreeOnly
+        } else if self.history_only {
+            HistoryMode::HistoryOnly
+        } else {
+            HistoryMode::Both
+        };
+        let max_file_size = self.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE);
+        Ok(ScanConfig {
+            target,
+            format: self.format.into(),
+            show_secrets: self.show_secrets,
+            redact: self.redact,
+            respect_ignore: !self.no_ignore,
+            max_file_size,
+            max_blob_size: self.max_blob_size.unwrap_or(max_file_size),
+            threads: self.threads,
+            prefilter: !self.no_prefilter,
+            quiet: self.quiet,
+            no_progress: self.quiet,
+            history,
+            scope: HistoryScope {
+                range: self.range,
+                since_commit: self.since_commit,
+                branch: self.branch,
+                all_provenance: self.all_provenance,
+            },
+            baseline,
+            allow_paths: allow.paths,
+            allow_secrets: allow.secrets,
+            rules,
+        })
+    }
+}
+
+/// Reads the fingerprints of a JSON (array) or JSON-lines report.
+fn read_baseline(path: &std::path::Path) -> Result<HashSet<String>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Path { path: path.to_path_buf(), source })?;
+    let bad = |e: serde_json::Error| Error::Config(format!("{}: not a keysweep JSON report: {e}", path.display()));
+    let records: Vec<serde_json::Value> = if text.trim_start().starts_with('[') {
+        serde_json::from_str(&text).map_err(bad)?
+    } else {
+        text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect::<Result<_, _>>().map_err(bad)?
+    };
+    Ok(records
+        .iter()
+        .filter_map(|r| r.get("fingerprint").and_then(|f| f.as_str()).map(str::to_string))
+        .collect())
+}

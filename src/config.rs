@@ -1,0 +1,179 @@
+//! `ScanConfig`: everything a scan needs, validated. Built from the command line (`cli.rs`) and the
+//! optional `.keysweep.yaml` at the scan root; nothing below this reads arguments or files of
+//! settings.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+
+use crate::error::{Error, Result};
+use crate::report::Format;
+use crate::rules::{embedded_rule_files, syntax, RuleSet, RuleSetBuilder};
+
+/// The name of the per-repository configuration file looked up at the scan root.
+pub const CONFIG_FILE_NAME: &str = ".keysweep.yaml";
+
+/// What to scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A directory, a file, or a git repository.
+    Path(PathBuf),
+    /// Standard input (`-`).
+    Stdin,
+}
+
+/// Which parts of a git repository to scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HistoryMode {
+    /// History and the working tree (the default for a repository).
+    #[default]
+    Both,
+    /// Only the files on disk (`--no-history`).
+    WorktreeOnly,
+    /// Only the object database (`--history-only`).
+    HistoryOnly,
+}
+
+/// Limits on what history is swept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryScope {
+    /// `A..B`: commits reachable from B and not from A.
+    pub range: Option<String>,
+    /// Commits after this one (exclusive), up to all refs.
+    pub since_commit: Option<String>,
+    /// Only commits reachable from this branch.
+    pub branch: Option<String>,
+    /// Report every branch and tag a secret is reachable from.
+    pub all_provenance: bool,
+}
+
+/// A validated scan configuration.
+#[derive(Debug)]
+pub struct ScanConfig {
+    pub target: Target,
+    pub format: Format,
+    /// Print full secrets in human and SARIF output.
+    pub show_secrets: bool,
+    /// Mask secrets in JSON output too.
+    pub redact: bool,
+    pub respect_ignore: bool,
+    pub max_file_size: u64,
+    pub max_blob_size: u64,
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+    /// Keyword prefilter on (default); off only for testing.
+    pub prefilter: bool,
+    pub quiet: bool,
+    /// Force the progress bar off even on a terminal.
+    pub no_progress: bool,
+    pub history: HistoryMode,
+    pub scope: HistoryScope,
+    /// Findings whose fingerprint is listed here are not reported.
+    pub baseline: HashSet<String>,
+    /// Findings at paths matching any of these are not reported.
+    pub allow_paths: Vec<Regex>,
+    /// Findings whose secret matches any of these are not reported.
+    pub allow_secrets: Vec<Regex>,
+    pub rules: RuleSet,
+}
+
+/// Default `--max-file-size`: large enough for multi-megabyte fixtures and minified bundles.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
+
+/// Parses sizes such as `100M`, `2G`, `512k`, `4096`.
+pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => {
+            let unit = s[i..].to_ascii_lowercase();
+            let mult = match unit.trim_end_matches("ib").trim_end_matches('b') {
+                "" => 1,
+                "k" => 1 << 10,
+                "m" => 1 << 20,
+                "g" => 1 << 30,
+                _ => return Err(format!("unknown size unit in {s:?} (use K, M or G)")),
+            };
+            (&s[..i], mult)
+        }
+        None => (s, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .map(|n| n * mult)
+        .map_err(|_| format!("invalid size {s:?} (e.g. 4096, 512K, 100M, 2G)"))
+}
+
+/// Rule selection and allow lists from the command line and the config file.
+#[derive(Debug, Default)]
+pub struct RuleOptions {
+    /// Extra rule files (`--rules`).
+    pub rule_files: Vec<PathBuf>,
+    /// Rules to disable by id.
+    pub disable: Vec<String>,
+    /// Explicit config file (`--config`); otherwise `.keysweep.yaml` at the scan root if present.
+    pub config: Option<PathBuf>,
+}
+
+/// What the config file contributes besides rules.
+#[derive(Debug, Default)]
+pub struct Allowlists {
+    pub paths: Vec<Regex>,
+    pub secrets: Vec<Regex>,
+}
+
+/// Loads the rule set (built-in, `--rules` files, the config file's rules), applies `disable`, and
+/// returns the config file's allow lists.
+pub fn load_rules(opts: &RuleOptions, root: Option<&Path>) -> Result<(RuleSet, Allowlists)> {
+    let mut builder = RuleSetBuilder::default();
+    for (path, text) in embedded_rule_files() {
+        builder.add_file(&path, &text);
+    }
+    for (path, text) in RuleSet::read_files(&opts.rule_files)? {
+        builder.add_file(&path, &text);
+    }
+    let config_path = opts.config.clone().or_else(|| {
+        let p = root.filter(|r| r.is_dir())?.join(CONFIG_FILE_NAME);
+        p.is_file().then_some(p)
+    });
+    let mut disable: Vec<String> = opts.disable.clone();
+    let mut allow = Allowlists::default();
+    if let Some(path) = config_path {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| Error::RuleFileRead { path: path.clone(), source })?;
+        let cfg = syntax::parse_config(&text).map_err(|source| Error::RuleFile { path: path.clone(), source })?;
+        builder.add_rules(&path, cfg.rules, cfg.remediations);
+        disable.extend(cfg.disable_rules);
+        let compile = |list: Vec<String>, what: &str| -> Result<Vec<Regex>> {
+            list.into_iter()
+                .map(|p| {
+                    Regex::new(&p).map_err(|e| {
+                        Error::Config(format!("{}: {what} pattern {p:?}: {e}", path.display()))
+                    })
+                })
+                .collect()
+        };
+        allow.paths = compile(cfg.allowlist.paths, "allowlist.paths")?;
+        allow.secrets = compile(cfg.allowlist.secrets, "allowlist.secrets")?;
+    }
+    let set = builder.build()?;
+    if let Some(unknown) = disable.iter().find(|id| !set.rules().iter().any(|r| r.id.as_str() == id.as_str())) {
+        return Err(Error::Config(format!("cannot disable unknown rule {unknown:?}")));
+    }
+    Ok((set.filtered(|r| !disable.iter().any(|d| d == r.id.as_str())), allow))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("512K"), Ok(512 * 1024));
+        assert_eq!(parse_size("100M"), Ok(100 * 1024 * 1024));
+        assert_eq!(parse_size("2GiB"), Ok(2 * 1024 * 1024 * 1024));
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("").is_err());
+    }
+}

@@ -1,0 +1,21 @@
+//! keysweep finds leaked secrets in files and git history and tells you how to clean up.
+//!
+//! Data flows one way (shared/DESIGN.md): `source` (working tree, git object database, stdin)
+//! produces blobs → `matcher` (keyword prefilter, regex confirmation, filters) → `finding`
+//! (located, fingerprinted records) → `provenance` (commits and paths, for history) → `report`
+//! (human, JSON, SARIF). `scan` wires the stages; `rules` holds the detection rules, which are data
+//! in `patterns/*.yaml`; `remediation` holds the clean-up guidance.
+
+pub mod blob;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod finding;
+pub mod matcher;
+pub mod remediation;
+pub mod report;
+pub mod rules;
+pub mod scan;
+pub mod source;
+
+pub use error::{Error, Result};

@@ -1,0 +1,93 @@
+//! The binary: parse arguments, run, map the outcome to an exit code. Nothing else.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use keysweep::cli::{Cli, Command, RulesCommand};
+use keysweep::report::{reporter, Diagnostics, ReportContext};
+use keysweep::rules::{self, RuleSet};
+
+/// The exit codes, documented in `--help`.
+#[derive(Debug, Clone, Copy)]
+enum Exit {
+    /// Finished, nothing to report.
+    Clean = 0,
+    /// Findings (or, for `rules check`, problems).
+    Findings = 1,
+    /// Could not run, or something could not be read.
+    Error = 2,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { Exit::Error as u8 } else { Exit::Clean as u8 });
+        }
+    };
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Error
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+fn run(cli: Cli) -> keysweep::Result<Exit> {
+    match cli.command {
+        Command::Scan(args) => {
+            let output = args.output.clone();
+            let config = args.into_config()?;
+            let diags = Diagnostics::new(config.quiet);
+            let outcome = keysweep::scan::run(&config, &diags)?;
+            let ctx = ReportContext { rules: &config.rules, show_secrets: config.show_secrets };
+            let mut out: Box<dyn Write> = match &output {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path).map_err(|source| keysweep::Error::Path { path: path.clone(), source })?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            reporter(config.format).write(&outcome.findings, &ctx, &mut out)?;
+            out.flush()?;
+            Ok(if diags.has_errors() {
+                Exit::Error
+            } else if outcome.findings.is_empty() {
+                Exit::Clean
+            } else {
+                Exit::Findings
+            })
+        }
+        Command::Rules(RulesCommand::List(sel)) => {
+            let (set, _) = keysweep::config::load_rules(&sel.to_options(), None)?;
+            print_rule_list(&set)?;
+            Ok(Exit::Clean)
+        }
+        Command::Rules(RulesCommand::Check { files }) => {
+            let files = if files.is_empty() { rules::embedded_rule_files() } else { RuleSet::read_files(&files)? };
+            let report = rules::check::check_files(&files);
+            if report.problems.is_empty() {
+                println!("ok: {} file(s), {} rule(s), every example checked", files.len(), report.rules);
+                Ok(Exit::Clean)
+            } else {
+                for p in &report.problems {
+                    println!("{p}");
+                }
+                println!("{} problem(s)", report.problems.len());
+                Ok(Exit::Findings)
+            }
+        }
+    }
+}
+
+fn print_rule_list(set: &RuleSet) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for r in set.rules() {
+        writeln!(out, "{:<44} {:<9} {:<7} {}", r.id.as_str(), r.severity.as_str(), r.confidence.as_str(), r.name)?;
+    }
+    Ok(())
+}

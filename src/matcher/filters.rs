@@ -1,0 +1,169 @@
+//! Checks applied to a candidate secret after its rule's regex matched: entropy, distinct
+//! characters, placeholders, and the joining of concatenated string literals.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::rules::EntropyThresholds;
+
+/// Shannon entropy of `s` in bits per character.
+pub fn shannon_entropy(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    let mut other: std::collections::HashMap<char, u32> = std::collections::HashMap::new();
+    let mut n = 0u32;
+    for c in s.chars() {
+        n += 1;
+        if (c as u32) < 256 {
+            counts[c as usize] += 1;
+        } else {
+            *other.entry(c).or_default() += 1;
+        }
+    }
+    if n == 0 {
+        return 0.0;
+    }
+    let n = f64::from(n);
+    counts
+        .iter()
+        .chain(other.values())
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// The number of distinct characters in `s`.
+pub fn distinct_chars(s: &str) -> usize {
+    let mut seen: Vec<char> = s.chars().collect();
+    seen.sort_unstable();
+    seen.dedup();
+    seen.len()
+}
+
+/// The alphabet a secret is drawn from, for per-alphabet entropy thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alphabet {
+    Hex,
+    Base64,
+    Other,
+}
+
+/// Classifies `s`: only hex digits, only base64/base64url characters, or anything else.
+pub fn alphabet(s: &str) -> Alphabet {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Alphabet::Hex
+    } else if s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=_-".contains(&b)) {
+        Alphabet::Base64
+    } else {
+        Alphabet::Other
+    }
+}
+
+/// Whether `s` meets the entropy minimum for its alphabet.
+pub fn meets_entropy(s: &str, t: &EntropyThresholds) -> bool {
+    let min = match alphabet(s) {
+        Alphabet::Hex => t.hex,
+        Alphabet::Base64 => t.base64,
+        Alphabet::Other => t.other,
+    };
+    min.is_none_or(|m| shannon_entropy(s) >= m)
+}
+
+static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)
+        change[-_.\ ]?me | changeit | change[-_.\ ]?this | replace[-_.\ ]?(me|this|with)
+        | your[-_.\ ]?([a-z0-9]+[-_.\ ]?){0,3}(key|secret|token|password|pass|pwd|here|id)
+        | (insert|put|add|enter)[-_.\ ]?([a-z0-9]+[-_.\ ]?){0,3}here
+        | placeholder | example | dummy | redacted | \*\*\*removed\*\*\* | not[-_.\ ]?a[-_.\ ]?real
+        | xxxx | \*{3,} | \.\.\.\.
+        | ^(secret|password|passwd|token|key|none|null|nil|undefined|todo|tbd|fixme|empty|default|string|value)$
+        ",
+    )
+    .expect("the placeholder pattern is a valid regex")
+});
+
+/// Whether `s` looks like a placeholder or a reference to a value kept elsewhere rather than a value:
+/// template syntax (`${X}`, `{{ x }}`, `<x>`, `%(x)s`, `$(cmd)`), well-known placeholder words, or a
+/// string made of one or two distinct characters.
+pub fn is_placeholder(s: &str) -> bool {
+    let t = s.trim();
+    if t.is_empty() || distinct_chars(t) <= 2 {
+        return true;
+    }
+    if t.contains("${") || t.contains("{{") || t.contains("{%") || t.contains("%(") || t.contains("$(") {
+        return true;
+    }
+    if t.starts_with('<') && t.ends_with('>') {
+        return true;
+    }
+    if t.starts_with('$') && t[1..].starts_with(|c: char| c.is_ascii_uppercase() || c == '_' || c == '{') {
+        return true;
+    }
+    PLACEHOLDER.is_match(t)
+}
+
+static STRING_LITERAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?s)[rRbBuUfF]{0,2}(?:"""(.*?)"""|'''(.*?)'''|"((?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*)')"#,
+    )
+    .expect("the string-literal pattern is a valid regex")
+});
+
+/// Joins the contents of adjacent string literals (`'ab' 'cd'`, `"ab" + "cd"`) into one value. Text
+/// with no quoted literal is returned as it is.
+pub fn join_literals(s: &str) -> String {
+    let mut out = String::new();
+    let mut any = false;
+    for caps in STRING_LITERAL.captures_iter(s) {
+        any = true;
+        if let Some(m) = (1..=4).find_map(|i| caps.get(i)) {
+            out.push_str(m.as_str());
+        }
+    }
+    if any {
+        out
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_of_uniform_strings() {
+        assert_eq!(shannon_entropy("aaaa"), 0.0);
+        assert!((shannon_entropy("abcd") - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn placeholders_are_recognised() {
+        for p in ["changeme", "your-secret-key-here", "<secret>", "${SECRET}", "{{ secret_key }}",
+            "xxxxxxxxxxxx", "django-insecure-CHANGE_ME", "%(key)s", "aaaaaaaaaaaaaaa"] {
+            assert!(is_placeholder(p), "{p}");
+        }
+        for s in ["k3#v9!w$q2@zr8^m1&x7*p0(t-_=+)e4y6u5", "ghp_Z8y7X6w5V4u3T2s1R0q9P8o7N6m5L4k3J2i1"] {
+            assert!(!is_placeholder(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn adjacent_literals_are_joined() {
+        assert_eq!(join_literals("'ab' 'cd'"), "abcd");
+        assert_eq!(join_literals("(\n    \"ab\"\n    \"c'd\"\n)"), "abc'd");
+        assert_eq!(join_literals("r'x1' + 'y2'"), "x1y2");
+        assert_eq!(join_literals("plain"), "plain");
+    }
+
+    #[test]
+    fn alphabets_are_classified() {
+        assert_eq!(alphabet("deadbeef"), Alphabet::Hex);
+        assert_eq!(alphabet("abcXYZ+/="), Alphabet::Base64);
+        assert_eq!(alphabet("a!b"), Alphabet::Other);
+    }
+}

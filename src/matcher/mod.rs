@@ -1,0 +1,229 @@
+//! The matcher: keyword prefilter → candidate rules and byte windows → the rule's regex confirms →
+//! filters (allow lists, placeholders, distinct characters, entropy). It sees only bytes: never a
+//! path or a commit. Overlapping matches of different rules are resolved here, so each secret is
+//! reported once, by the most specific rule.
+
+pub mod filters;
+pub mod prefilter;
+
+use std::ops::Range;
+
+use crate::rules::{Rule, RuleIdx, RuleSet, Severity};
+use prefilter::Prefilter;
+
+/// Blobs up to this size are searched whole by each candidate rule; larger ones only in windows
+/// around keyword hits, so a multi-megabyte bundle with one keyword costs one small regex search.
+const WHOLE_BLOB_LIMIT: usize = 256 * 1024;
+/// How far before a keyword hit a match may start (then widened to the start of the line).
+const WINDOW_BEFORE: usize = 4 * 1024;
+/// How far after a keyword hit a match may end (then widened to the end of the line). Large enough
+/// for a PEM block of an 8192-bit RSA key.
+const WINDOW_AFTER: usize = 16 * 1024;
+
+/// One confirmed match of one rule in one blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    /// The rule that matched.
+    pub rule: RuleIdx,
+    /// Byte span of the whole regex match.
+    pub span: Range<usize>,
+    /// Byte span of the `secret` capture group.
+    pub secret_span: Range<usize>,
+    /// The secret (for `concat` rules, the joined literal contents).
+    pub secret: String,
+    /// The rule's severity, or `low` when a `downgrade` pattern matched the secret.
+    pub severity: Severity,
+}
+
+/// Matches blobs against a [`RuleSet`]. Cheap to share between threads.
+#[derive(Debug)]
+pub struct Matcher<'r> {
+    rules: &'r RuleSet,
+    prefilter: Prefilter,
+    use_prefilter: bool,
+}
+
+impl<'r> Matcher<'r> {
+    /// A matcher for `rules`, with the keyword prefilter on.
+    pub fn new(rules: &'r RuleSet) -> Matcher<'r> {
+        Matcher { rules, prefilter: Prefilter::new(rules), use_prefilter: true }
+    }
+
+    /// Turns the prefilter off: every rule's regex runs over every whole blob. Slow; it exists so
+    /// tests can prove the prefilter changes nothing.
+    pub fn with_prefilter(mut self, on: bool) -> Self {
+        self.use_prefilter = on;
+        self
+    }
+
+    /// The rule set this matcher uses.
+    pub fn rules(&self) -> &'r RuleSet {
+        self.rules
+    }
+
+    /// All matches in `bytes`, at most one per secret span, sorted by position.
+    pub fn scan(&self, bytes: &[u8]) -> Vec<Match> {
+        let mut found = Vec::new();
+        if self.use_prefilter {
+            let mut hits = self.prefilter.hits(bytes);
+            for (idx, positions) in hits.by_rule.iter_mut().enumerate() {
+                if positions.is_empty() {
+                    continue;
+                }
+                positions.sort_unstable();
+                self.confirm(idx, bytes, positions, &mut found);
+            }
+            for &idx in self.prefilter.keywordless() {
+                self.confirm(idx, bytes, &[], &mut found);
+            }
+        } else {
+            for idx in 0..self.rules.rules().len() {
+                self.confirm_everywhere(idx, bytes, &mut found);
+            }
+        }
+        resolve_overlaps(self.rules, found)
+    }
+
+    /// Runs rule `idx` around its keyword hits (sorted by start).
+    fn confirm(&self, idx: RuleIdx, bytes: &[u8], hits: &[(usize, usize)], out: &mut Vec<Match>) {
+        let rule = self.rules.rule(idx);
+        let windows: Vec<Range<usize>> = if bytes.len() <= WHOLE_BLOB_LIMIT || hits.is_empty() {
+            vec![0..bytes.len()]
+        } else {
+            windows_around(bytes, hits)
+        };
+        for window in windows {
+            for caps in rule.pattern.captures_iter(&bytes[window.clone()]) {
+                let (Some(whole), Some(secret)) = (caps.get(0), caps.get(rule.secret_group)) else {
+                    continue;
+                };
+                let span = window.start + whole.start()..window.start + whole.end();
+                let has_keyword = rule.keywords.is_empty()
+                    || hits.iter().any(|&(s, e)| s >= span.start && e <= span.end);
+                if !has_keyword {
+                    continue;
+                }
+                let secret_span = window.start + secret.start()..window.start + secret.end();
+                if let Some(m) = accept(rule, idx, bytes, span, secret_span) {
+                    out.push(m);
+                }
+            }
+        }
+    }
+
+    /// Runs rule `idx` over the whole blob, checking keyword containment by plain substring search.
+    fn confirm_everywhere(&self, idx: RuleIdx, bytes: &[u8], out: &mut Vec<Match>) {
+        let rule = self.rules.rule(idx);
+        for caps in rule.pattern.captures_iter(bytes) {
+            let (Some(whole), Some(secret)) = (caps.get(0), caps.get(rule.secret_group)) else {
+                continue;
+            };
+            if !contains_keyword(rule, whole.as_bytes()) {
+                continue;
+            }
+            if let Some(m) = accept(rule, idx, bytes, whole.range(), secret.range()) {
+                out.push(m);
+            }
+        }
+    }
+}
+
+/// Merged windows around keyword hits, widened to whole lines.
+fn windows_around(bytes: &[u8], hits: &[(usize, usize)]) -> Vec<Range<usize>> {
+    let mut windows: Vec<Range<usize>> = Vec::new();
+    for &(start, end) in hits {
+        let lo = line_start(bytes, start.saturating_sub(WINDOW_BEFORE));
+        let hi = line_end(bytes, (end + WINDOW_AFTER).min(bytes.len()));
+        match windows.last_mut() {
+            Some(last) if lo <= last.end => last.end = last.end.max(hi),
+            _ => windows.push(lo..hi),
+        }
+    }
+    windows
+}
+
+fn line_start(bytes: &[u8], pos: usize) -> usize {
+    bytes[..pos].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1)
+}
+
+fn line_end(bytes: &[u8], pos: usize) -> usize {
+    bytes[pos..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| pos + p)
+}
+
+fn contains_keyword(rule: &Rule, haystack: &[u8]) -> bool {
+    rule.keywords.is_empty()
+        || rule.keywords.iter().any(|k| {
+            let k = k.as_bytes();
+            haystack.windows(k.len()).any(|w| {
+                if rule.ignore_case {
+                    w.eq_ignore_ascii_case(k)
+                } else {
+                    w == k
+                }
+            })
+        })
+}
+
+/// Applies the rule's filters to one regex match.
+fn accept(
+    rule: &Rule,
+    idx: RuleIdx,
+    bytes: &[u8],
+    span: Range<usize>,
+    secret_span: Range<usize>,
+) -> Option<Match> {
+    let raw = String::from_utf8_lossy(&bytes[secret_span.clone()]);
+    let secret = if rule.concat { filters::join_literals(&raw) } else { raw.into_owned() };
+    if secret.is_empty() || rule.allow.iter().any(|re| re.is_match(&secret)) {
+        return None;
+    }
+    if !rule.allow_match.is_empty() {
+        let whole = String::from_utf8_lossy(&bytes[span.clone()]);
+        if rule.allow_match.iter().any(|re| re.is_match(&whole)) {
+            return None;
+        }
+    }
+    if rule.placeholders && filters::is_placeholder(&secret) {
+        return None;
+    }
+    if rule.min_distinct.is_some_and(|n| filters::distinct_chars(&secret) < n) {
+        return None;
+    }
+    if rule.entropy.is_some_and(|t| !filters::meets_entropy(&secret, &t)) {
+        return None;
+    }
+    let severity = if rule.downgrade.iter().any(|re| re.is_match(&secret)) {
+        Severity::Low
+    } else {
+        rule.severity
+    };
+    Some(Match { rule: idx, span, secret_span, secret, severity })
+}
+
+/// Keeps one match per secret: where secret spans overlap, the more specific rule wins (non-generic
+/// over generic, then higher confidence, then the longer secret, then the earlier rule).
+fn resolve_overlaps(rules: &RuleSet, mut found: Vec<Match>) -> Vec<Match> {
+    if found.len() < 2 {
+        return found;
+    }
+    found.sort_by(|a, b| {
+        let (ra, rb) = (rules.rule(a.rule), rules.rule(b.rule));
+        ra.is_generic()
+            .cmp(&rb.is_generic())
+            .then(rb.confidence.cmp(&ra.confidence))
+            .then(b.secret_span.len().cmp(&a.secret_span.len()))
+            .then(a.rule.cmp(&b.rule))
+            .then(a.span.start.cmp(&b.span.start))
+    });
+    let mut kept: Vec<Match> = Vec::with_capacity(found.len());
+    for m in found {
+        let overlaps = kept.iter().any(|k| {
+            k.secret_span.start < m.secret_span.end && m.secret_span.start < k.secret_span.end
+        });
+        if !overlaps {
+            kept.push(m);
+        }
+    }
+    kept.sort_by(|a, b| a.span.start.cmp(&b.span.start).then(a.rule.cmp(&b.rule)));
+    kept
+}

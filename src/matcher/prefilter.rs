@@ -1,0 +1,104 @@
+//! The keyword prefilter: one aho-corasick automaton over the case-sensitive keywords of all rules
+//! and one over the case-insensitive ones. A rule is a candidate for a blob only if one of its
+//! keywords occurs in it; the hit offsets also bound where its regex has to run.
+//!
+//! Case-insensitive literals make the automaton several times slower (see shared/DESIGN.md), so they
+//! live in their own, smaller automaton.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+
+use crate::rules::{RuleIdx, RuleSet};
+
+/// Keyword hits in one blob: for each rule, the `(start, end)` of every keyword occurrence.
+#[derive(Debug, Default)]
+pub struct Hits {
+    /// Indexed by [`RuleIdx`]; empty for rules with no hit.
+    pub by_rule: Vec<Vec<(usize, usize)>>,
+}
+
+/// The compiled keyword automata.
+#[derive(Debug)]
+pub struct Prefilter {
+    automata: Vec<Automaton>,
+    /// Rules with no keyword: candidates for every blob.
+    always: Vec<RuleIdx>,
+    rule_count: usize,
+}
+
+#[derive(Debug)]
+struct Automaton {
+    ac: AhoCorasick,
+    /// For each pattern id, the rules that use that keyword.
+    rules_of: Vec<Vec<RuleIdx>>,
+}
+
+impl Automaton {
+    fn build(keywords: Vec<(String, Vec<RuleIdx>)>, ignore_case: bool) -> Option<Automaton> {
+        if keywords.is_empty() {
+            return None;
+        }
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(ignore_case)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(keywords.iter().map(|(k, _)| k.as_bytes()))
+            // Keywords are short literals; the DFA's size limits are far above what they need, so
+            // falling back to the default automaton choice only matters for huge user rule sets.
+            .or_else(|_| {
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(ignore_case)
+                    .match_kind(MatchKind::Standard)
+                    .build(keywords.iter().map(|(k, _)| k.as_bytes()))
+            })
+            .ok()?;
+        Some(Automaton { ac, rules_of: keywords.into_iter().map(|(_, r)| r).collect() })
+    }
+}
+
+impl Prefilter {
+    /// Builds the automata for `rules`.
+    pub fn new(rules: &RuleSet) -> Prefilter {
+        let mut sensitive: Vec<(String, Vec<RuleIdx>)> = Vec::new();
+        let mut insensitive: Vec<(String, Vec<RuleIdx>)> = Vec::new();
+        let mut always = Vec::new();
+        for (idx, rule) in rules.rules().iter().enumerate() {
+            if rule.keywords.is_empty() {
+                always.push(idx);
+            }
+            let list = if rule.ignore_case { &mut insensitive } else { &mut sensitive };
+            for kw in &rule.keywords {
+                let kw = if rule.ignore_case { kw.to_ascii_lowercase() } else { kw.clone() };
+                match list.iter_mut().find(|(k, _)| *k == kw) {
+                    Some((_, r)) => r.push(idx),
+                    None => list.push((kw, vec![idx])),
+                }
+            }
+        }
+        let automata = [Automaton::build(sensitive, false), Automaton::build(insensitive, true)]
+            .into_iter()
+            .flatten()
+            .collect();
+        Prefilter { automata, always, rule_count: rules.rules().len() }
+    }
+
+    /// Rules that run on every blob because they have no keyword.
+    pub fn keywordless(&self) -> &[RuleIdx] {
+        &self.always
+    }
+
+    /// Finds every keyword occurrence (overlapping ones included) in `bytes`.
+    pub fn hits(&self, bytes: &[u8]) -> Hits {
+        let mut by_rule: Vec<Vec<(usize, usize)>> = Vec::new();
+        for automaton in &self.automata {
+            for m in automaton.ac.find_overlapping_iter(bytes) {
+                if by_rule.is_empty() {
+                    by_rule = vec![Vec::new(); self.rule_count];
+                }
+                for &rule in &automaton.rules_of[m.pattern().as_usize()] {
+                    by_rule[rule].push((m.start(), m.end()));
+                }
+            }
+        }
+        Hits { by_rule }
+    }
+}

@@ -1,0 +1,412 @@
+//! Rules: what a secret looks like. Rules are data (`patterns/*.yaml`, embedded at build time, plus any
+//! user files); this module parses them (`syntax`), compiles them into [`Rule`]s and a [`RuleSet`], and
+//! validates them against their own examples (`check`). Matching itself is `matcher`'s job.
+
+pub mod check;
+pub mod syntax;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use regex::bytes::Regex as BytesRegex;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::remediation::RemediationSpec;
+use syntax::{EntropySyntax, RuleFileSyntax, RuleSyntax};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/patterns.rs"));
+}
+
+/// The rule files compiled into the binary: `(name, contents)`.
+pub fn embedded_rule_files() -> Vec<(PathBuf, String)> {
+    embedded::EMBEDDED_RULE_FILES.iter().map(|(p, t)| (PathBuf::from(p), t.to_string())).collect()
+}
+
+/// A rule's id, e.g. `github.pat`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RuleId(Arc<str>);
+
+impl RuleId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for RuleId {
+    fn from(s: &str) -> Self {
+        RuleId(Arc::from(s))
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RuleId({})", self.0)
+    }
+}
+
+/// How bad it is if the secret is real.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// The lowercase name used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// How sure a rule is that a match is a real secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    /// The lowercase name used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+/// What kind of secret a rule finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    Django,
+    Secret,
+    Api,
+    Cloud,
+    PrivateKey,
+    Database,
+    Url,
+    Webhook,
+    Token,
+    Generic,
+    Entropy,
+}
+
+/// Minimum Shannon entropy (bits per character) per alphabet of the secret.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EntropyThresholds {
+    /// Secrets made only of hex digits.
+    pub hex: Option<f64>,
+    /// Secrets made only of base64 / base64url characters (and not only hex).
+    pub base64: Option<f64>,
+    /// Any other secret.
+    pub other: Option<f64>,
+}
+
+impl From<EntropySyntax> for EntropyThresholds {
+    fn from(e: EntropySyntax) -> Self {
+        match e {
+            EntropySyntax::Min(m) => {
+                EntropyThresholds { hex: Some(m), base64: Some(m), other: Some(m) }
+            }
+            EntropySyntax::PerAlphabet(t) => {
+                EntropyThresholds { hex: t.hex, base64: t.base64, other: t.other }
+            }
+        }
+    }
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: RuleId,
+    pub name: String,
+    /// Prefilter literals; at least one occurs inside every reported match.
+    pub keywords: Vec<String>,
+    pub ignore_case: bool,
+    pub pattern: BytesRegex,
+    /// Index of the `secret` capture group in `pattern`.
+    pub secret_group: usize,
+    pub concat: bool,
+    pub entropy: Option<EntropyThresholds>,
+    pub min_distinct: Option<usize>,
+    pub placeholders: bool,
+    pub allow: Vec<Regex>,
+    pub allow_match: Vec<Regex>,
+    pub downgrade: Vec<Regex>,
+    pub severity: Severity,
+    pub confidence: Confidence,
+    pub categories: Vec<Category>,
+    pub references: Vec<String>,
+    /// Id of the remediation entry for this rule.
+    pub remediation: Option<String>,
+    pub examples: Vec<String>,
+    pub negative_examples: Vec<String>,
+    /// The file the rule came from.
+    pub source: PathBuf,
+}
+
+impl Rule {
+    /// Whether this rule is a catch-all (generic or entropy-based) detector, which loses to specific
+    /// rules when both match the same secret.
+    pub fn is_generic(&self) -> bool {
+        self.categories.iter().any(|c| matches!(c, Category::Generic | Category::Entropy))
+    }
+
+    /// Compiles a rule from its syntax, returning every problem found.
+    fn compile(syn: RuleSyntax, source: &Path) -> std::result::Result<Rule, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut problem = |what: String| problems.push(format!("{}: rule {}: {what}", source.display(), syn.id));
+        let pattern = match BytesRegex::new(&syn.pattern) {
+            Ok(re) => Some(re),
+            Err(e) => {
+                problem(format!("pattern does not compile: {e}"));
+                None
+            }
+        };
+        let secret_group = pattern.as_ref().and_then(|re| {
+            let idx = re.capture_names().position(|n| n == Some("secret"));
+            if idx.is_none() {
+                problem("pattern has no named capture group `secret`".to_string());
+            }
+            idx
+        });
+        let mut compile_list = |field: &str, list: &[String]| -> Vec<Regex> {
+            list.iter()
+                .filter_map(|p| match Regex::new(p) {
+                    Ok(re) => Some(re),
+                    Err(e) => {
+                        problem(format!("{field} pattern {p:?} does not compile: {e}"));
+                        None
+                    }
+                })
+                .collect()
+        };
+        let allow = compile_list("allow", &syn.allow);
+        let allow_match = compile_list("allow_match", &syn.allow_match);
+        let downgrade = compile_list("downgrade", &syn.downgrade);
+        if syn.keywords.iter().any(|k| k.is_empty()) {
+            problem("empty keyword".to_string());
+        }
+        let (Some(pattern), Some(secret_group), true) = (pattern, secret_group, problems.is_empty())
+        else {
+            return Err(problems);
+        };
+        Ok(Rule {
+            id: RuleId::from(syn.id.as_str()),
+            name: syn.name,
+            keywords: syn.keywords,
+            ignore_case: syn.ignore_case,
+            pattern,
+            secret_group,
+            concat: syn.concat,
+            entropy: syn.entropy.map(EntropyThresholds::from),
+            min_distinct: syn.min_distinct,
+            placeholders: syn.placeholders,
+            allow,
+            allow_match,
+            downgrade,
+            severity: syn.severity,
+            confidence: syn.confidence,
+            categories: syn.categories,
+            references: syn.references,
+            remediation: syn.remediation,
+            examples: syn.examples,
+            negative_examples: syn.negative_examples,
+            source: source.to_path_buf(),
+        })
+    }
+}
+
+/// Index of a rule within its [`RuleSet`].
+pub type RuleIdx = usize;
+
+/// A validated, compiled set of rules with their remediation entries.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    remediations: BTreeMap<String, RemediationSpec>,
+}
+
+impl RuleSet {
+    /// The rules compiled into the binary.
+    pub fn builtin() -> Result<RuleSet> {
+        RuleSet::from_files(&embedded_rule_files())
+    }
+
+    /// Parses and compiles rule files given as `(path, contents)`. Any problem in any file is an error
+    /// listing every problem.
+    pub fn from_files(files: &[(PathBuf, String)]) -> Result<RuleSet> {
+        let mut builder = RuleSetBuilder::default();
+        for (path, text) in files {
+            builder.add_file(path, text);
+        }
+        builder.build()
+    }
+
+    /// Reads rule files from disk and compiles them.
+    pub fn read_files(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>> {
+        paths
+            .iter()
+            .map(|p| {
+                std::fs::read_to_string(p)
+                    .map(|t| (p.clone(), t))
+                    .map_err(|source| Error::RuleFileRead { path: p.clone(), source })
+            })
+            .collect()
+    }
+
+    /// All rules, indexed by [`RuleIdx`].
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule at `idx`.
+    pub fn rule(&self, idx: RuleIdx) -> &Rule {
+        &self.rules[idx]
+    }
+
+    /// The remediation entry with `id`, if any.
+    pub fn try_find_remediation(&self, id: &str) -> Option<&RemediationSpec> {
+        self.remediations.get(id)
+    }
+
+    /// The remediation entry for a rule, if it has one.
+    pub fn remediation_for(&self, idx: RuleIdx) -> Option<&RemediationSpec> {
+        self.rules[idx].remediation.as_deref().and_then(|id| self.try_find_remediation(id))
+    }
+
+    /// A rule set with only the rules for which `keep` is true (remediations kept whole).
+    pub fn filtered(&self, mut keep: impl FnMut(&Rule) -> bool) -> RuleSet {
+        RuleSet {
+            rules: self.rules.iter().filter(|r| keep(r)).cloned().collect(),
+            remediations: self.remediations.clone(),
+        }
+    }
+
+    /// Adds the rules and remediations of `other`; rules of `other` replace rules with the same id.
+    pub fn extend(&mut self, other: RuleSet) {
+        for rule in other.rules {
+            match self.rules.iter_mut().find(|r| r.id == rule.id) {
+                Some(slot) => *slot = rule,
+                None => self.rules.push(rule),
+            }
+        }
+        self.remediations.extend(other.remediations);
+    }
+}
+
+/// Collects rule files, keeping every problem, then builds a [`RuleSet`].
+#[derive(Debug, Default)]
+pub struct RuleSetBuilder {
+    rules: Vec<Rule>,
+    remediations: BTreeMap<String, RemediationSpec>,
+    problems: Vec<String>,
+}
+
+impl RuleSetBuilder {
+    /// Parses and compiles one file, recording its problems.
+    pub fn add_file(&mut self, path: &Path, text: &str) {
+        let file: RuleFileSyntax = match syntax::parse_rule_file(text) {
+            Ok(f) => f,
+            Err(e) => {
+                self.problems.push(format!("{}: {e}", path.display()));
+                return;
+            }
+        };
+        self.add_rules(path, file.rules, file.remediations);
+    }
+
+    /// Compiles rules and remediation entries that came from `path`, recording their problems.
+    pub fn add_rules(&mut self, path: &Path, rules: Vec<RuleSyntax>, remediations: Vec<RemediationSpec>) {
+        for rem in remediations {
+            if self.remediations.contains_key(&rem.id) {
+                self.problems
+                    .push(format!("{}: remediation {}: duplicate id", path.display(), rem.id));
+            }
+            self.remediations.insert(rem.id.clone(), rem);
+        }
+        for syn in rules {
+            if !is_valid_id(&syn.id) {
+                self.problems.push(format!(
+                    "{}: rule {:?}: id must be lowercase letters, digits, '.', '_' or '-'",
+                    path.display(),
+                    syn.id
+                ));
+            }
+            if self.rules.iter().any(|r| r.id.as_str() == syn.id) {
+                self.problems.push(format!("{}: rule {}: duplicate id", path.display(), syn.id));
+            }
+            match Rule::compile(syn, path) {
+                Ok(rule) => self.rules.push(rule),
+                Err(p) => self.problems.extend(p),
+            }
+        }
+    }
+
+    /// Problems found so far.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    /// The rule set, or every problem found. A rule's remediation must name a known entry.
+    pub fn build(self) -> Result<RuleSet> {
+        let (set, problems) = self.build_lenient();
+        if problems.is_empty() {
+            Ok(set)
+        } else {
+            Err(Error::InvalidRules(problems))
+        }
+    }
+
+    /// The rules that compiled, and every problem found (for `rules check`, which goes on to test
+    /// the rules that did compile).
+    pub fn build_lenient(mut self) -> (RuleSet, Vec<String>) {
+        for rule in &self.rules {
+            match &rule.remediation {
+                None => self.problems.push(format!(
+                    "{}: rule {}: no remediation",
+                    rule.source.display(),
+                    rule.id
+                )),
+                Some(id) if !self.remediations.contains_key(id) => self.problems.push(format!(
+                    "{}: rule {}: remediation {id:?} is not defined in any rule file",
+                    rule.source.display(),
+                    rule.id
+                )),
+                Some(_) => {}
+            }
+        }
+        (RuleSet { rules: self.rules, remediations: self.remediations }, self.problems)
+    }
+}
+
+fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+}

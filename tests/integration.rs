@@ -1,0 +1,6 @@
+//! The one integration test binary (STYLE.md: `autotests = false`, one `[[test]]`). Each module
+//! covers one area and runs the real `keysweep` binary or the library's public API.
+
+mod cli;
+mod rules;
+mod util;

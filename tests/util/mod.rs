@@ -1,0 +1,3 @@
+//! Helpers shared by the integration tests: running the real binary (`cmd`).
+
+pub mod cmd;
