@@ -61,6 +61,9 @@ pub struct RuleSelectArgs {
     /// Configuration file (default: .keysweep.yaml at the scan root, if present).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Do not load the built-in rules (use only --rules files and the config file's rules).
+    #[arg(long)]
+    pub no_default_rules: bool,
 }
 
 /// Output formats on the command line.
@@ -151,6 +154,7 @@ impl RuleSelectArgs {
             rule_files: self.rule_files.clone(),
             disable: self.disable.clone(),
             config: self.config.clone(),
+            no_default_rules: self.no_default_rules,
         }
     }
 }
@@ -158,7 +162,11 @@ impl RuleSelectArgs {
 impl ScanArgs {
     /// Validates the arguments and loads rules and configuration.
     pub fn into_config(self) -> Result<ScanConfig> {
-        let target = if self.path.as_os_str() == "-" { Target::Stdin } else { Target::Path(self.path.clone()) };
+        let target = if self.path.as_os_str() == "-" {
+            Target::Stdin
+        } else {
+            Target::Path(self.path.clone())
+        };
         let root = match &target {
             Target::Path(p) => Some(p.as_path()),
             Target::Stdin => None,
@@ -205,15 +213,31 @@ impl ScanArgs {
 
 /// Reads the fingerprints of a JSON (array) or JSON-lines report.
 fn read_baseline(path: &std::path::Path) -> Result<HashSet<String>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Path { path: path.to_path_buf(), source })?;
-    let bad = |e: serde_json::Error| Error::Config(format!("{}: not a keysweep JSON report: {e}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Path {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |e: serde_json::Error| {
+        Error::Config(format!(
+            "{}: not a keysweep JSON report: {e}",
+            path.display()
+        ))
+    };
     let records: Vec<serde_json::Value> = if text.trim_start().starts_with('[') {
         serde_json::from_str(&text).map_err(bad)?
     } else {
-        text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect::<Result<_, _>>().map_err(bad)?
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()
+            .map_err(bad)?
     };
     Ok(records
         .iter()
-        .filter_map(|r| r.get("fingerprint").and_then(|f| f.as_str()).map(str::to_string))
+        .filter_map(|r| {
+            r.get("fingerprint")
+                .and_then(|f| f.as_str())
+                .map(str::to_string)
+        })
         .collect())
 }

@@ -113,6 +113,8 @@ pub struct RuleOptions {
     pub disable: Vec<String>,
     /// Explicit config file (`--config`); otherwise `.keysweep.yaml` at the scan root if present.
     pub config: Option<PathBuf>,
+    /// Leave the built-in rules out.
+    pub no_default_rules: bool,
 }
 
 /// What the config file contributes besides rules.
@@ -126,8 +128,10 @@ pub struct Allowlists {
 /// returns the config file's allow lists.
 pub fn load_rules(opts: &RuleOptions, root: Option<&Path>) -> Result<(RuleSet, Allowlists)> {
     let mut builder = RuleSetBuilder::default();
-    for (path, text) in embedded_rule_files() {
-        builder.add_file(&path, &text);
+    if !opts.no_default_rules {
+        for (path, text) in embedded_rule_files() {
+            builder.add_file(&path, &text);
+        }
     }
     for (path, text) in RuleSet::read_files(&opts.rule_files)? {
         builder.add_file(&path, &text);
@@ -139,9 +143,14 @@ pub fn load_rules(opts: &RuleOptions, root: Option<&Path>) -> Result<(RuleSet, A
     let mut disable: Vec<String> = opts.disable.clone();
     let mut allow = Allowlists::default();
     if let Some(path) = config_path {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|source| Error::RuleFileRead { path: path.clone(), source })?;
-        let cfg = syntax::parse_config(&text).map_err(|source| Error::RuleFile { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::RuleFileRead {
+            path: path.clone(),
+            source,
+        })?;
+        let cfg = syntax::parse_config(&text).map_err(|source| Error::RuleFile {
+            path: path.clone(),
+            source,
+        })?;
         builder.add_rules(&path, cfg.rules, cfg.remediations);
         disable.extend(cfg.disable_rules);
         let compile = |list: Vec<String>, what: &str| -> Result<Vec<Regex>> {
@@ -157,10 +166,18 @@ pub fn load_rules(opts: &RuleOptions, root: Option<&Path>) -> Result<(RuleSet, A
         allow.secrets = compile(cfg.allowlist.secrets, "allowlist.secrets")?;
     }
     let set = builder.build()?;
-    if let Some(unknown) = disable.iter().find(|id| !set.rules().iter().any(|r| r.id.as_str() == id.as_str())) {
-        return Err(Error::Config(format!("cannot disable unknown rule {unknown:?}")));
+    if let Some(unknown) = disable
+        .iter()
+        .find(|id| !set.rules().iter().any(|r| r.id.as_str() == id.as_str()))
+    {
+        return Err(Error::Config(format!(
+            "cannot disable unknown rule {unknown:?}"
+        )));
     }
-    Ok((set.filtered(|r| !disable.iter().any(|d| d == r.id.as_str())), allow))
+    Ok((
+        set.filtered(|r| !disable.iter().any(|d| d == r.id.as_str())),
+        allow,
+    ))
 }
 
 #[cfg(test)]

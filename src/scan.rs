@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::blob::BlobId;
@@ -17,11 +17,15 @@ use crate::source::fs::{FsItem, FsSource};
 /// The marker that suppresses a finding on its line (like `gitleaks:allow`).
 pub const INLINE_ALLOW: &[u8] = b"keysweep:allow";
 
+/// What one distinct blob produced; filled once, by whichever thread gets there first, while any
+/// other thread holding the same blob waits for it.
+type BlobSlot = Arc<OnceLock<Arc<Vec<BlobMatch>>>>;
+
 /// Matches distinct blobs once and remembers what each one produced.
 #[derive(Debug)]
 pub struct BlobScanner<'r> {
     matcher: Matcher<'r>,
-    seen: Mutex<HashMap<BlobId, Arc<Vec<BlobMatch>>>>,
+    seen: Mutex<HashMap<BlobId, BlobSlot>>,
     /// Counters for the summary.
     pub stats: Stats,
 }
@@ -29,7 +33,11 @@ pub struct BlobScanner<'r> {
 impl<'r> BlobScanner<'r> {
     /// A scanner over `matcher`.
     pub fn new(matcher: Matcher<'r>) -> BlobScanner<'r> {
-        BlobScanner { matcher, seen: Mutex::new(HashMap::new()), stats: Stats::default() }
+        BlobScanner {
+            matcher,
+            seen: Mutex::new(HashMap::new()),
+            stats: Stats::default(),
+        }
     }
 
     /// The matcher in use.
@@ -37,42 +45,49 @@ impl<'r> BlobScanner<'r> {
         &self.matcher
     }
 
-    /// Whether blob `id` was already scanned.
+    /// Whether blob `id` was already scanned (or is being scanned).
     pub fn has_seen(&self, id: &BlobId) -> bool {
         self.lock().contains_key(id)
     }
 
     /// The matches of a blob already scanned.
     pub fn try_find_matches(&self, id: &BlobId) -> Option<Arc<Vec<BlobMatch>>> {
-        self.lock().get(id).cloned()
+        self.lock().get(id).and_then(|slot| slot.get().cloned())
     }
 
     /// Matches `bytes` (blob `id`) unless that blob was scanned before, and returns its matches.
     pub fn scan(&self, id: BlobId, bytes: &[u8]) -> Arc<Vec<BlobMatch>> {
-        if let Some(done) = self.try_find_matches(&id) {
+        let slot = self.lock().entry(id).or_default().clone();
+        let mut scanned_here = false;
+        let matches = slot.get_or_init(|| {
+            scanned_here = true;
+            Stats::add(&self.stats.blobs, 1);
+            Stats::add(&self.stats.bytes, bytes.len() as u64);
+            Arc::new(
+                self.matcher
+                    .scan(bytes)
+                    .iter()
+                    .filter(|m| !line_has_inline_allow(bytes, m.span.start))
+                    .map(|m| BlobMatch::locate(bytes, m))
+                    .collect(),
+            )
+        });
+        if !scanned_here {
             Stats::add(&self.stats.duplicate_blobs, 1);
-            return done;
         }
-        Stats::add(&self.stats.blobs, 1);
-        Stats::add(&self.stats.bytes, bytes.len() as u64);
-        let matches: Vec<BlobMatch> = self
-            .matcher
-            .scan(bytes)
-            .iter()
-            .filter(|m| !line_has_inline_allow(bytes, m.span.start))
-            .map(|m| BlobMatch::locate(bytes, m))
-            .collect();
-        let matches = Arc::new(matches);
-        self.lock().insert(id, matches.clone());
-        matches
+        matches.clone()
     }
 
     /// Ids of every scanned blob that had matches.
     pub fn blobs_with_matches(&self) -> Vec<BlobId> {
-        self.lock().iter().filter(|(_, m)| !m.is_empty()).map(|(id, _)| *id).collect()
+        self.lock()
+            .iter()
+            .filter(|(_, slot)| slot.get().is_some_and(|m| !m.is_empty()))
+            .map(|(id, _)| *id)
+            .collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BlobId, Arc<Vec<BlobMatch>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BlobId, BlobSlot>> {
         // A panic while holding the lock leaves the map consistent (inserts are atomic), so a
         // poisoned lock is still usable.
         self.seen.lock().unwrap_or_else(|e| e.into_inner())
@@ -80,9 +95,17 @@ impl<'r> BlobScanner<'r> {
 }
 
 fn line_has_inline_allow(bytes: &[u8], pos: usize) -> bool {
-    let start = bytes[..pos].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-    let end = bytes[pos..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| pos + p);
-    bytes[start..end].windows(INLINE_ALLOW.len()).any(|w| w == INLINE_ALLOW)
+    let start = bytes[..pos]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let end = bytes[pos..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |p| pos + p);
+    bytes[start..end]
+        .windows(INLINE_ALLOW.len())
+        .any(|w| w == INLINE_ALLOW)
 }
 
 /// The result of a scan.
@@ -106,7 +129,10 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
             Target::Stdin => scan_stdin(&scanner),
             Target::Path(path) => {
                 if let Err(source) = std::fs::metadata(path) {
-                    return Err(Error::Path { path: path.clone(), source });
+                    return Err(Error::Path {
+                        path: path.clone(),
+                        source,
+                    });
                 }
                 Ok(scan_worktree(config, path, &scanner, diags))
             }
@@ -114,7 +140,8 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
     })?;
     findings.retain(|f| is_reported(config, f));
     findings.sort_by(|a, b| {
-        (&a.path, &a.commit, a.line, a.column, &a.rule_id).cmp(&(&b.path, &b.commit, b.line, b.column, &b.rule_id))
+        (&a.path, &a.commit, a.line, a.column, &a.rule_id)
+            .cmp(&(&b.path, &b.commit, b.line, b.column, &b.rule_id))
     });
     if config.redact {
         findings.iter_mut().for_each(Finding::redact);
@@ -126,7 +153,10 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
 fn is_reported(config: &ScanConfig, f: &Finding) -> bool {
     !config.baseline.contains(&f.fingerprint)
         && !config.allow_secrets.iter().any(|re| re.is_match(&f.secret))
-        && !f.path.as_deref().is_some_and(|p| config.allow_paths.iter().any(|re| re.is_match(p)))
+        && !f
+            .path
+            .as_deref()
+            .is_some_and(|p| config.allow_paths.iter().any(|re| re.is_match(p)))
 }
 
 fn scan_stdin(scanner: &BlobScanner<'_>) -> Result<Vec<Finding>> {
@@ -135,12 +165,18 @@ fn scan_stdin(scanner: &BlobScanner<'_>) -> Result<Vec<Finding>> {
     let id = BlobId::of_bytes(&bytes);
     Stats::add(&scanner.stats.files, 1);
     let matches = scanner.scan(id, &bytes);
-    let origin = Origin { path: Some("-".to_string()), ..Origin::default() };
+    let origin = Origin {
+        path: Some("-".to_string()),
+        ..Origin::default()
+    };
     Ok(matches
         .iter()
         .map(|m| Finding::new(scanner.matcher().rules(), id, m, origin.clone()))
         .collect())
 }
+
+/// A file with matches: its path, its blob id and what the blob produced.
+type PathHit = (String, BlobId, Arc<Vec<BlobMatch>>);
 
 /// Walks the files under `root` and returns the findings in them. Files whose content was already
 /// scanned (same git blob id) are not matched again.
@@ -152,7 +188,7 @@ pub fn scan_worktree(
 ) -> Vec<Finding> {
     let source = FsSource::new(root, config.max_file_size, config.threads)
         .respect_ignore(config.respect_ignore);
-    let hits: Mutex<Vec<(String, BlobId, Arc<Vec<BlobMatch>>)>> = Mutex::new(Vec::new());
+    let hits: Mutex<Vec<PathHit>> = Mutex::new(Vec::new());
     source.walk(|item| match item {
         FsItem::File { path, bytes } => {
             Stats::add(&scanner.stats.files, 1);
@@ -160,7 +196,9 @@ pub fn scan_worktree(
             let matches = scanner.scan(id, &bytes);
             if !matches.is_empty() {
                 let path = path.to_string_lossy().replace('\\', "/");
-                hits.lock().unwrap_or_else(|e| e.into_inner()).push((path, id, matches));
+                hits.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((path, id, matches));
             }
         }
         FsItem::Binary { .. } => Stats::add(&scanner.stats.binary_skipped, 1),
@@ -173,15 +211,23 @@ pub fn scan_worktree(
                 crate::report::human_bytes(config.max_file_size)
             ));
         }
-        FsItem::Error { path, message } => diags.error(format_args!("{}: {message}", path.display())),
+        FsItem::Error { path, message } => {
+            diags.error(format_args!("{}: {message}", path.display()))
+        }
     });
     let rules = scanner.matcher().rules();
     hits.into_inner()
         .unwrap_or_else(|e| e.into_inner())
         .into_iter()
         .flat_map(|(path, id, matches)| {
-            let origin = Origin { path: Some(path), ..Origin::default() };
-            matches.iter().map(|m| Finding::new(rules, id, m, origin.clone())).collect::<Vec<_>>()
+            let origin = Origin {
+                path: Some(path),
+                ..Origin::default()
+            };
+            matches
+                .iter()
+                .map(|m| Finding::new(rules, id, m, origin.clone()))
+                .collect::<Vec<_>>()
         })
         .collect()
 }

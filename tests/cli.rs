@@ -41,7 +41,15 @@ fn setup() -> tempfile::TempDir {
 }
 
 fn scan_json(dir: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
-    let mut args = vec!["scan", "tree", "--rules", "rules.yaml", "--format", "json"];
+    let mut args = vec![
+        "scan",
+        "tree",
+        "--rules",
+        "rules.yaml",
+        "--no-default-rules",
+        "--format",
+        "json",
+    ];
     args.extend_from_slice(extra);
     Keysweep::new(dir).args(args).run().json()
 }
@@ -49,14 +57,42 @@ fn scan_json(dir: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
 #[test]
 fn finding_record_has_the_contract_keys_and_exit_code_1() {
     let dir = setup();
-    write(dir.path(), "tree/app/config.py", format!("x = 1\nTOKEN = '{TOKEN}'\n").as_bytes());
-    let run = Keysweep::new(dir.path()).args(["scan", "tree", "--rules", "rules.yaml", "-f", "json"]).run().expect_code(1);
+    write(
+        dir.path(),
+        "tree/app/config.py",
+        format!("x = 1\nTOKEN = '{TOKEN}'\n").as_bytes(),
+    );
+    let run = Keysweep::new(dir.path())
+        .args([
+            "scan",
+            "tree",
+            "--rules",
+            "rules.yaml",
+            "--no-default-rules",
+            "-f",
+            "json",
+        ])
+        .run()
+        .expect_code(1);
     let findings = run.json();
     assert_eq!(findings.len(), 1, "{}", run.stdout);
     let f = &findings[0];
     for key in [
-        "rule_id", "rule_name", "severity", "confidence", "secret", "match", "path", "line", "column", "commit",
-        "author", "date", "blob_id", "fingerprint", "remediation",
+        "rule_id",
+        "rule_name",
+        "severity",
+        "confidence",
+        "secret",
+        "match",
+        "path",
+        "line",
+        "column",
+        "commit",
+        "author",
+        "date",
+        "blob_id",
+        "fingerprint",
+        "remediation",
     ] {
         assert!(f.get(key).is_some(), "missing key {key} in {f}");
     }
@@ -73,16 +109,43 @@ fn finding_record_has_the_contract_keys_and_exit_code_1() {
         .current_dir(dir.path())
         .output()
         .expect("git runs");
-    assert_eq!(f["blob_id"], String::from_utf8_lossy(&expected.stdout).trim());
+    assert_eq!(
+        f["blob_id"],
+        String::from_utf8_lossy(&expected.stdout).trim()
+    );
 }
 
 #[test]
 fn clean_tree_exits_0_and_jsonl_prints_one_record_per_line() {
     let dir = setup();
     write(dir.path(), "tree/a.txt", b"nothing here\n");
-    Keysweep::new(dir.path()).args(["scan", "tree", "--rules", "rules.yaml"]).run().expect_code(0);
-    write(dir.path(), "tree/b.txt", format!("{TOKEN}\n{TOKEN2}\n").as_bytes());
-    let run = Keysweep::new(dir.path()).args(["scan", "tree", "--rules", "rules.yaml", "-f", "jsonl"]).run().expect_code(1);
+    Keysweep::new(dir.path())
+        .args([
+            "scan",
+            "tree",
+            "--rules",
+            "rules.yaml",
+            "--no-default-rules",
+        ])
+        .run()
+        .expect_code(0);
+    write(
+        dir.path(),
+        "tree/b.txt",
+        format!("{TOKEN}\n{TOKEN2}\n").as_bytes(),
+    );
+    let run = Keysweep::new(dir.path())
+        .args([
+            "scan",
+            "tree",
+            "--rules",
+            "rules.yaml",
+            "--no-default-rules",
+            "-f",
+            "jsonl",
+        ])
+        .run()
+        .expect_code(1);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", run.stdout);
     for l in lines {
@@ -94,37 +157,101 @@ fn clean_tree_exits_0_and_jsonl_prints_one_record_per_line() {
 #[test]
 fn human_output_masks_secrets_unless_asked() {
     let dir = setup();
-    write(dir.path(), "tree/a.env", format!("TOKEN={TOKEN}\n").as_bytes());
-    let run = Keysweep::new(dir.path()).args(["scan", "tree", "--rules", "rules.yaml"]).run().expect_code(1);
+    write(
+        dir.path(),
+        "tree/a.env",
+        format!("TOKEN={TOKEN}\n").as_bytes(),
+    );
+    let run = Keysweep::new(dir.path())
+        .args([
+            "scan",
+            "tree",
+            "--rules",
+            "rules.yaml",
+            "--no-default-rules",
+        ])
+        .run()
+        .expect_code(1);
     assert!(run.stdout.contains("a.env:1:7"), "{}", run.stdout);
     assert!(run.stdout.contains("t.gh"), "{}", run.stdout);
-    assert!(!run.stdout.contains(TOKEN), "secret shown in full:\n{}", run.stdout);
+    assert!(
+        !run.stdout.contains(TOKEN),
+        "secret shown in full:\n{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("Revoke it."), "{}", run.stdout);
-    let run = Keysweep::new(dir.path()).args(["scan", "tree", "--rules", "rules.yaml", "--show-secrets"]).run().expect_code(1);
+    let run = Keysweep::new(dir.path())
+        .args([
+            "scan",
+            "tree",
+            "--rules",
+            "rules.yaml",
+            "--no-default-rules",
+            "--show-secrets",
+        ])
+        .run()
+        .expect_code(1);
     assert!(run.stdout.contains(TOKEN), "{}", run.stdout);
-    let run = Keysweep::new(dir.path()).args(["scan", "tree", "--rules", "rules.yaml", "-f", "json", "--redact"]).run().expect_code(1);
+    let run = Keysweep::new(dir.path())
+        .args([
+            "scan",
+            "tree",
+            "--rules",
+            "rules.yaml",
+            "-f",
+            "json",
+            "--redact",
+        ])
+        .run()
+        .expect_code(1);
     assert!(!run.stdout.contains(TOKEN), "{}", run.stdout);
 }
 
 #[test]
 fn binary_files_are_skipped_and_counted_invalid_utf8_and_crlf_are_scanned() {
     let dir = setup();
-    write(dir.path(), "tree/blob.bin", format!("\x7fELF\0\0\0{TOKEN}").as_bytes());
+    write(
+        dir.path(),
+        "tree/blob.bin",
+        format!("\x7fELF\0\0\0{TOKEN}").as_bytes(),
+    );
     let mut latin1 = b"caf\xe9 \xff\xfe TOKEN=".to_vec();
     latin1.extend_from_slice(TOKEN.as_bytes());
     latin1.extend_from_slice(b"\r\n");
     write(dir.path(), "tree/latin1.txt", &latin1);
-    write(dir.path(), "tree/crlf.txt", format!("a\r\nb\r\nkey: {TOKEN2}\r\n").as_bytes());
-    let run = Keysweep::new(dir.path()).args(["scan", "tree", "--rules", "rules.yaml", "-f", "json"]).run().expect_code(1);
+    write(
+        dir.path(),
+        "tree/crlf.txt",
+        format!("a\r\nb\r\nkey: {TOKEN2}\r\n").as_bytes(),
+    );
+    let run = Keysweep::new(dir.path())
+        .args([
+            "scan",
+            "tree",
+            "--rules",
+            "rules.yaml",
+            "--no-default-rules",
+            "-f",
+            "json",
+        ])
+        .run()
+        .expect_code(1);
     let found = path_secrets(&run.json());
     assert_eq!(
         found,
-        vec![("crlf.txt".into(), TOKEN2.into()), ("latin1.txt".into(), TOKEN.into())],
+        vec![
+            ("crlf.txt".into(), TOKEN2.into()),
+            ("latin1.txt".into(), TOKEN.into())
+        ],
         "{}",
         run.stderr
     );
     assert!(run.stderr.contains("1 binary skipped"), "{}", run.stderr);
-    let crlf = run.json().into_iter().find(|f| f["path"] == "crlf.txt").expect("crlf finding");
+    let crlf = run
+        .json()
+        .into_iter()
+        .find(|f| f["path"] == "crlf.txt")
+        .expect("crlf finding");
     assert_eq!(crlf["line"], 3);
 }
 
@@ -142,12 +269,27 @@ fn huge_lines_and_multi_megabyte_files_are_scanned() {
 #[test]
 fn files_over_max_file_size_are_skipped_with_a_warning() {
     let dir = setup();
-    write(dir.path(), "tree/big.txt", format!("{}{TOKEN}\n", "x".repeat(5000)).as_bytes());
+    write(
+        dir.path(),
+        "tree/big.txt",
+        format!("{}{TOKEN}\n", "x".repeat(5000)).as_bytes(),
+    );
     let run = Keysweep::new(dir.path())
-        .args(["scan", "tree", "--rules", "rules.yaml", "--max-file-size", "4K"])
+        .args([
+            "scan",
+            "tree",
+            "--rules",
+            "rules.yaml",
+            "--max-file-size",
+            "4K",
+        ])
         .run()
         .expect_code(0);
-    assert!(run.stderr.contains("big.txt") && run.stderr.contains("max-file-size"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("big.txt") && run.stderr.contains("max-file-size"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -157,16 +299,34 @@ fn gitignore_is_respected_unless_no_ignore() {
     write(dir.path(), "tree/secret.txt", TOKEN.as_bytes());
     write(dir.path(), "tree/.env", format!("T={TOKEN2}\n").as_bytes());
     let found = path_secrets(&scan_json(dir.path(), &[]));
-    assert_eq!(found, vec![(".env".into(), TOKEN2.into())], "hidden files are scanned, ignored ones not");
+    assert_eq!(
+        found,
+        vec![(".env".into(), TOKEN2.into())],
+        "hidden files are scanned, ignored ones not"
+    );
     let found = path_secrets(&scan_json(dir.path(), &["--no-ignore"]));
-    assert_eq!(found, vec![(".env".into(), TOKEN2.into()), ("secret.txt".into(), TOKEN.into())]);
+    assert_eq!(
+        found,
+        vec![
+            (".env".into(), TOKEN2.into()),
+            ("secret.txt".into(), TOKEN.into())
+        ]
+    );
 }
 
 #[test]
 fn stdin_is_scanned_with_dash() {
     let dir = setup();
     let run = Keysweep::new(dir.path())
-        .args(["scan", "-", "--rules", "rules.yaml", "-f", "json"])
+        .args([
+            "scan",
+            "-",
+            "--rules",
+            "rules.yaml",
+            "--no-default-rules",
+            "-f",
+            "json",
+        ])
         .stdin(format!("export T={TOKEN}\n").as_bytes())
         .run()
         .expect_code(1);
@@ -176,8 +336,15 @@ fn stdin_is_scanned_with_dash() {
 #[test]
 fn missing_path_is_a_clear_error_with_exit_code_2() {
     let dir = setup();
-    let run = Keysweep::new(dir.path()).args(["scan", "does/not/exist"]).run().expect_code(2);
-    assert!(run.stderr.contains("does/not/exist") && run.stderr.contains("No such file"), "{}", run.stderr);
+    let run = Keysweep::new(dir.path())
+        .args(["scan", "does/not/exist"])
+        .run()
+        .expect_code(2);
+    assert!(
+        run.stderr.contains("does/not/exist") && run.stderr.contains("No such file"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -185,20 +352,54 @@ fn unreadable_file_is_reported_and_the_scan_goes_on_with_exit_code_2() {
     // /proc/self/mem is a regular file whose read at offset 0 fails (EIO), even for root, so this
     // exercises the read-error path on any Linux machine.
     let dir = setup();
-    let run = Keysweep::new(dir.path()).args(["scan", "/proc/self/mem", "--rules", "rules.yaml"]).run().expect_code(2);
-    assert!(run.stderr.contains("error:") && run.stderr.contains("mem"), "{}", run.stderr);
+    let run = Keysweep::new(dir.path())
+        .args([
+            "scan",
+            "/proc/self/mem",
+            "--rules",
+            "rules.yaml",
+            "--no-default-rules",
+        ])
+        .run()
+        .expect_code(2);
+    assert!(
+        run.stderr.contains("error:") && run.stderr.contains("mem"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn broken_rule_file_is_an_error_naming_the_file() {
     let dir = setup();
-    write(dir.path(), "bad.yaml", b"rules:\n- id: x\n  name: [unclosed\n");
-    let run = Keysweep::new(dir.path()).args(["scan", "tree", "--rules", "bad.yaml"]).run().expect_code(2);
+    write(
+        dir.path(),
+        "bad.yaml",
+        b"rules:\n- id: x\n  name: [unclosed\n",
+    );
+    let run = Keysweep::new(dir.path())
+        .args(["scan", "tree", "--rules", "bad.yaml", "--no-default-rules"])
+        .run()
+        .expect_code(2);
     assert!(run.stderr.contains("bad.yaml"), "{}", run.stderr);
-    write(dir.path(), "typo.yaml", RULES.replace("severity: high", "severty: high").as_bytes());
-    let run = Keysweep::new(dir.path()).args(["rules", "check", "typo.yaml"]).run().expect_code(1);
-    assert!(run.stdout.contains("typo.yaml") && run.stdout.contains("severty"), "{}", run.stdout);
-    let run = Keysweep::new(dir.path()).args(["scan", "tree", "--rules", "missing.yaml"]).run().expect_code(2);
+    write(
+        dir.path(),
+        "typo.yaml",
+        RULES.replace("severity: high", "severty: high").as_bytes(),
+    );
+    let run = Keysweep::new(dir.path())
+        .args(["rules", "check", "typo.yaml"])
+        .run()
+        .expect_code(1);
+    assert!(
+        run.stdout.contains("typo.yaml") && run.stdout.contains("severty"),
+        "{}",
+        run.stdout
+    );
+    let run = Keysweep::new(dir.path())
+        .args(["scan", "tree", "--rules", "missing.yaml"])
+        .run()
+        .expect_code(2);
     assert!(run.stderr.contains("missing.yaml"), "{}", run.stderr);
 }
 
@@ -206,40 +407,128 @@ fn broken_rule_file_is_an_error_naming_the_file() {
 fn rules_check_lists_every_problem() {
     let dir = setup();
     let broken = RULES
-        .replace("'ghp_short'", "'x ghp_Z8y7X6w5V4u3T2s1R0q9P8o7N6m5L4k3J2i1'")
+        .replace(
+            "'ghp_short'",
+            "'x ghp_Z8y7X6w5V4u3T2s1R0q9P8o7N6m5L4k3J2i1'",
+        )
         .replace("remediation: t\n", "remediation: nope\n");
     write(dir.path(), "r.yaml", broken.as_bytes());
-    let run = Keysweep::new(dir.path()).args(["rules", "check", "r.yaml"]).run().expect_code(1);
-    assert!(run.stdout.contains("negative_examples[0] is found"), "{}", run.stdout);
-    assert!(run.stdout.contains("remediation \"nope\""), "{}", run.stdout);
+    let run = Keysweep::new(dir.path())
+        .args(["rules", "check", "r.yaml"])
+        .run()
+        .expect_code(1);
+    assert!(
+        run.stdout.contains("negative_examples[0] is found"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("remediation \"nope\""),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("2 problem(s)"), "{}", run.stdout);
 }
 
 #[test]
 fn config_file_disables_rules_and_allowlists_paths_and_secrets() {
     let dir = setup();
-    write(dir.path(), "tree/a.py", format!("A = '{TOKEN}'\n").as_bytes());
-    write(dir.path(), "tree/fixtures/b.py", format!("B = '{TOKEN2}'\n").as_bytes());
-    write(dir.path(), "tree/.keysweep.yaml", b"allowlist:\n  paths: ['^fixtures/']\n");
-    assert_eq!(path_secrets(&scan_json(dir.path(), &[])), vec![("a.py".into(), TOKEN.into())]);
-    write(dir.path(), "tree/.keysweep.yaml", b"allowlist:\n  secrets: ['^ghp_Z8y7']\n");
-    assert_eq!(path_secrets(&scan_json(dir.path(), &[])), vec![("fixtures/b.py".into(), TOKEN2.into())]);
-    write(dir.path(), "tree/.keysweep.yaml", b"disable_rules: [t.gh]\n");
-    Keysweep::new(dir.path()).args(["scan", "tree", "--rules", "rules.yaml"]).run().expect_code(0);
+    write(
+        dir.path(),
+        "tree/a.py",
+        format!("A = '{TOKEN}'\n").as_bytes(),
+    );
+    write(
+        dir.path(),
+        "tree/fixtures/b.py",
+        format!("B = '{TOKEN2}'\n").as_bytes(),
+    );
+    write(
+        dir.path(),
+        "tree/.keysweep.yaml",
+        b"allowlist:\n  paths: ['^fixtures/']\n",
+    );
+    assert_eq!(
+        path_secrets(&scan_json(dir.path(), &[])),
+        vec![("a.py".into(), TOKEN.into())]
+    );
+    write(
+        dir.path(),
+        "tree/.keysweep.yaml",
+        b"allowlist:\n  secrets: ['^ghp_Z8y7']\n",
+    );
+    assert_eq!(
+        path_secrets(&scan_json(dir.path(), &[])),
+        vec![("fixtures/b.py".into(), TOKEN2.into())]
+    );
+    write(
+        dir.path(),
+        "tree/.keysweep.yaml",
+        b"disable_rules: [t.gh]\n",
+    );
+    Keysweep::new(dir.path())
+        .args([
+            "scan",
+            "tree",
+            "--rules",
+            "rules.yaml",
+            "--no-default-rules",
+        ])
+        .run()
+        .expect_code(0);
     write(dir.path(), "tree/.keysweep.yaml", b"disable_rule: [t.gh]\n");
-    let run = Keysweep::new(dir.path()).args(["scan", "tree", "--rules", "rules.yaml"]).run().expect_code(2);
-    assert!(run.stderr.contains(".keysweep.yaml") && run.stderr.contains("disable_rule"), "{}", run.stderr);
+    let run = Keysweep::new(dir.path())
+        .args([
+            "scan",
+            "tree",
+            "--rules",
+            "rules.yaml",
+            "--no-default-rules",
+        ])
+        .run()
+        .expect_code(2);
+    assert!(
+        run.stderr.contains(".keysweep.yaml") && run.stderr.contains("disable_rule"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn inline_allow_comment_and_baseline_suppress_findings() {
     let dir = setup();
-    write(dir.path(), "tree/a.py", format!("A = '{TOKEN}'  # keysweep:allow\nB = '{TOKEN2}'\n").as_bytes());
-    let run = Keysweep::new(dir.path()).args(["scan", "tree", "--rules", "rules.yaml", "-f", "json"]).run().expect_code(1);
-    assert_eq!(path_secrets(&run.json()), vec![("a.py".into(), TOKEN2.into())]);
+    write(
+        dir.path(),
+        "tree/a.py",
+        format!("A = '{TOKEN}'  # keysweep:allow\nB = '{TOKEN2}'\n").as_bytes(),
+    );
+    let run = Keysweep::new(dir.path())
+        .args([
+            "scan",
+            "tree",
+            "--rules",
+            "rules.yaml",
+            "--no-default-rules",
+            "-f",
+            "json",
+        ])
+        .run()
+        .expect_code(1);
+    assert_eq!(
+        path_secrets(&run.json()),
+        vec![("a.py".into(), TOKEN2.into())]
+    );
     write(dir.path(), "baseline.json", run.stdout.as_bytes());
     Keysweep::new(dir.path())
-        .args(["scan", "tree", "--rules", "rules.yaml", "--baseline", "baseline.json"])
+        .args([
+            "scan",
+            "tree",
+            "--rules",
+            "rules.yaml",
+            "--no-default-rules",
+            "--baseline",
+            "baseline.json",
+        ])
         .run()
         .expect_code(0);
 }
@@ -248,11 +537,33 @@ fn inline_allow_comment_and_baseline_suppress_findings() {
 fn same_content_at_two_paths_is_reported_at_both() {
     let dir = setup();
     write(dir.path(), "tree/a.env", format!("T={TOKEN}\n").as_bytes());
-    write(dir.path(), "tree/copy/a.env", format!("T={TOKEN}\n").as_bytes());
-    let run = Keysweep::new(dir.path()).args(["scan", "tree", "--rules", "rules.yaml", "-f", "json"]).run().expect_code(1);
+    write(
+        dir.path(),
+        "tree/copy/a.env",
+        format!("T={TOKEN}\n").as_bytes(),
+    );
+    let run = Keysweep::new(dir.path())
+        .args([
+            "scan",
+            "tree",
+            "--rules",
+            "rules.yaml",
+            "--no-default-rules",
+            "-f",
+            "json",
+        ])
+        .run()
+        .expect_code(1);
     assert_eq!(
         path_secrets(&run.json()),
-        vec![("a.env".into(), TOKEN.into()), ("copy/a.env".into(), TOKEN.into())]
+        vec![
+            ("a.env".into(), TOKEN.into()),
+            ("copy/a.env".into(), TOKEN.into())
+        ]
     );
-    assert!(run.stderr.contains("1 blobs"), "the content is matched once: {}", run.stderr);
+    assert!(
+        run.stderr.contains("1 blobs"),
+        "the content is matched once: {}",
+        run.stderr
+    );
 }
