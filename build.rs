@@ -12,15 +12,21 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
         .collect();
     files.sort();
-    let mut out = String::from("/// Every shipped rule file: (path relative to the crate, contents).\n");
+    let mut out =
+        String::from("/// Every shipped rule file: (path relative to the crate, contents).\n");
     out.push_str("pub const EMBEDDED_RULE_FILES: &[(&str, &str)] = &[\n");
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
         let name = f.file_name().expect("a file name").to_string_lossy();
-        writeln!(out, "    (\"patterns/{name}\", include_str!({:?})),", f.display().to_string())
-            .expect("writing to a String cannot fail");
+        writeln!(
+            out,
+            "    (\"patterns/{name}\", include_str!({:?})),",
+            f.display().to_string()
+        )
+        .expect("writing to a String cannot fail");
     }
     out.push_str("];\n");
-    let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("patterns.rs");
+    let dest =
+        Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("patterns.rs");
     std::fs::write(dest, out).expect("OUT_DIR is writable");
 }

@@ -42,6 +42,9 @@ pub struct Blob<'a> {
 impl<'a> Blob<'a> {
     /// A blob whose id is computed from its content.
     pub fn from_bytes(bytes: &'a [u8]) -> Blob<'a> {
-        Blob { id: BlobId::of_bytes(bytes), bytes }
+        Blob {
+            id: BlobId::of_bytes(bytes),
+            bytes,
+        }
     }
 }

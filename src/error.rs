@@ -11,19 +11,31 @@ use crate::rules::RuleId;
 #[non_exhaustive]
 pub enum Error {
     /// A rule file could not be read.
-    RuleFileRead { path: PathBuf, source: std::io::Error },
+    RuleFileRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A rule file is not valid YAML or does not follow the rule schema.
-    RuleFile { path: PathBuf, source: serde_yaml::Error },
+    RuleFile {
+        path: PathBuf,
+        source: serde_yaml::Error,
+    },
     /// One or more rules are invalid; each string names the file, rule and problem.
     InvalidRules(Vec<String>),
     /// A rule's regular expression does not compile.
     RulePattern { id: RuleId, source: regex::Error },
     /// The path to scan does not exist or cannot be read.
-    Path { path: PathBuf, source: std::io::Error },
+    Path {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The path is not a git repository where one was required.
     NotARepository { path: PathBuf },
     /// An error from the git object database, with context.
-    Git { context: String, source: Box<dyn std::error::Error + Send + Sync> },
+    Git {
+        context: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A configuration file or command-line value is invalid.
     Config(String),
     /// Writing output failed.

@@ -35,8 +35,14 @@ impl BlobMatch {
     pub fn locate(bytes: &[u8], m: &Match) -> BlobMatch {
         let before = &bytes[..m.span.start];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-        let column = String::from_utf8_lossy(&bytes[line_start..m.span.start]).chars().count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+        let column = String::from_utf8_lossy(&bytes[line_start..m.span.start])
+            .chars()
+            .count()
+            + 1;
         let mut matched = String::from_utf8_lossy(&bytes[m.span.clone()]).into_owned();
         if matched.len() > MAX_MATCH_TEXT {
             let mut cut = MAX_MATCH_TEXT;
@@ -146,7 +152,11 @@ pub fn fingerprint(rule: &RuleId, secret: &str) -> String {
     h.update(rule.as_str().as_bytes());
     h.update([0]);
     h.update(secret.as_bytes());
-    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Masks all but a few characters at the start of `secret` (fewer for short secrets).
@@ -168,7 +178,10 @@ mod tests {
 
     #[test]
     fn mask_keeps_only_a_prefix() {
-        assert_eq!(mask("ghp_abcdefghijklmnopqrstuvwxyz0123456789"), "ghp_************");
+        assert_eq!(
+            mask("ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+            "ghp_************"
+        );
         assert_eq!(mask("short"), "*****");
         assert!(!mask("abcdefghijkl").contains("cdef"));
     }

@@ -25,7 +25,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { Exit::Error as u8 } else { Exit::Clean as u8 });
+            return ExitCode::from(if e.use_stderr() {
+                Exit::Error as u8
+            } else {
+                Exit::Clean as u8
+            });
         }
     };
     let code = match run(cli) {
@@ -45,10 +49,16 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
             let config = args.into_config()?;
             let diags = Diagnostics::new(config.quiet);
             let outcome = keysweep::scan::run(&config, &diags)?;
-            let ctx = ReportContext { rules: &config.rules, show_secrets: config.show_secrets };
+            let ctx = ReportContext {
+                rules: &config.rules,
+                show_secrets: config.show_secrets,
+            };
             let mut out: Box<dyn Write> = match &output {
                 Some(path) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(path).map_err(|source| keysweep::Error::Path { path: path.clone(), source })?,
+                    std::fs::File::create(path).map_err(|source| keysweep::Error::Path {
+                        path: path.clone(),
+                        source,
+                    })?,
                 )),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
@@ -68,10 +78,18 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
             Ok(Exit::Clean)
         }
         Command::Rules(RulesCommand::Check { files }) => {
-            let files = if files.is_empty() { rules::embedded_rule_files() } else { RuleSet::read_files(&files)? };
+            let files = if files.is_empty() {
+                rules::embedded_rule_files()
+            } else {
+                RuleSet::read_files(&files)?
+            };
             let report = rules::check::check_files(&files);
             if report.problems.is_empty() {
-                println!("ok: {} file(s), {} rule(s), every example checked", files.len(), report.rules);
+                println!(
+                    "ok: {} file(s), {} rule(s), every example checked",
+                    files.len(),
+                    report.rules
+                );
                 Ok(Exit::Clean)
             } else {
                 for p in &report.problems {
@@ -87,7 +105,14 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
 fn print_rule_list(set: &RuleSet) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     for r in set.rules() {
-        writeln!(out, "{:<44} {:<9} {:<7} {}", r.id.as_str(), r.severity.as_str(), r.confidence.as_str(), r.name)?;
+        writeln!(
+            out,
+            "{:<44} {:<9} {:<7} {}",
+            r.id.as_str(),
+            r.severity.as_str(),
+            r.confidence.as_str(),
+            r.name
+        )?;
     }
     Ok(())
 }

@@ -55,7 +55,10 @@ pub enum Alphabet {
 pub fn alphabet(s: &str) -> Alphabet {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         Alphabet::Hex
-    } else if s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=_-".contains(&b)) {
+    } else if s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"+/=_-".contains(&b))
+    {
         Alphabet::Base64
     } else {
         Alphabet::Other
@@ -94,13 +97,20 @@ pub fn is_placeholder(s: &str) -> bool {
     if t.is_empty() || distinct_chars(t) <= 2 {
         return true;
     }
-    if t.contains("${") || t.contains("{{") || t.contains("{%") || t.contains("%(") || t.contains("$(") {
+    if t.contains("${")
+        || t.contains("{{")
+        || t.contains("{%")
+        || t.contains("%(")
+        || t.contains("$(")
+    {
         return true;
     }
     if t.starts_with('<') && t.ends_with('>') {
         return true;
     }
-    if t.starts_with('$') && t[1..].starts_with(|c: char| c.is_ascii_uppercase() || c == '_' || c == '{') {
+    if t.starts_with('$')
+        && t[1..].starts_with(|c: char| c.is_ascii_uppercase() || c == '_' || c == '{')
+    {
         return true;
     }
     PLACEHOLDER.is_match(t)
@@ -143,11 +153,23 @@ mod tests {
 
     #[test]
     fn placeholders_are_recognised() {
-        for p in ["changeme", "your-secret-key-here", "<secret>", "${SECRET}", "{{ secret_key }}",
-            "xxxxxxxxxxxx", "django-insecure-CHANGE_ME", "%(key)s", "aaaaaaaaaaaaaaa"] {
+        for p in [
+            "changeme",
+            "your-secret-key-here",
+            "<secret>",
+            "${SECRET}",
+            "{{ secret_key }}",
+            "xxxxxxxxxxxx",
+            "django-insecure-CHANGE_ME",
+            "%(key)s",
+            "aaaaaaaaaaaaaaa",
+        ] {
             assert!(is_placeholder(p), "{p}");
         }
-        for s in ["k3#v9!w$q2@zr8^m1&x7*p0(t-_=+)e4y6u5", "ghp_Z8y7X6w5V4u3T2s1R0q9P8o7N6m5L4k3J2i1"] {
+        for s in [
+            "k3#v9!w$q2@zr8^m1&x7*p0(t-_=+)e4y6u5",
+            "ghp_Z8y7X6w5V4u3T2s1R0q9P8o7N6m5L4k3J2i1",
+        ] {
             assert!(!is_placeholder(s), "{s}");
         }
     }

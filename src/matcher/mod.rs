@@ -46,7 +46,11 @@ pub struct Matcher<'r> {
 impl<'r> Matcher<'r> {
     /// A matcher for `rules`, with the keyword prefilter on.
     pub fn new(rules: &'r RuleSet) -> Matcher<'r> {
-        Matcher { rules, prefilter: Prefilter::new(rules), use_prefilter: true }
+        Matcher {
+            rules,
+            prefilter: Prefilter::new(rules),
+            use_prefilter: true,
+        }
     }
 
     /// Turns the prefilter off: every rule's regex runs over every whole blob. Slow; it exists so
@@ -88,7 +92,7 @@ impl<'r> Matcher<'r> {
     fn confirm(&self, idx: RuleIdx, bytes: &[u8], hits: &[(usize, usize)], out: &mut Vec<Match>) {
         let rule = self.rules.rule(idx);
         let windows: Vec<Range<usize>> = if bytes.len() <= WHOLE_BLOB_LIMIT || hits.is_empty() {
-            vec![0..bytes.len()]
+            std::iter::once(0..bytes.len()).collect()
         } else {
             windows_around(bytes, hits)
         };
@@ -143,11 +147,17 @@ fn windows_around(bytes: &[u8], hits: &[(usize, usize)]) -> Vec<Range<usize>> {
 }
 
 fn line_start(bytes: &[u8], pos: usize) -> usize {
-    bytes[..pos].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1)
+    bytes[..pos]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1)
 }
 
 fn line_end(bytes: &[u8], pos: usize) -> usize {
-    bytes[pos..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| pos + p)
+    bytes[pos..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |p| pos + p)
 }
 
 fn contains_keyword(rule: &Rule, haystack: &[u8]) -> bool {
@@ -173,7 +183,11 @@ fn accept(
     secret_span: Range<usize>,
 ) -> Option<Match> {
     let raw = String::from_utf8_lossy(&bytes[secret_span.clone()]);
-    let secret = if rule.concat { filters::join_literals(&raw) } else { raw.into_owned() };
+    let secret = if rule.concat {
+        filters::join_literals(&raw)
+    } else {
+        raw.into_owned()
+    };
     if secret.is_empty() || rule.allow.iter().any(|re| re.is_match(&secret)) {
         return None;
     }
@@ -186,10 +200,16 @@ fn accept(
     if rule.placeholders && filters::is_placeholder(&secret) {
         return None;
     }
-    if rule.min_distinct.is_some_and(|n| filters::distinct_chars(&secret) < n) {
+    if rule
+        .min_distinct
+        .is_some_and(|n| filters::distinct_chars(&secret) < n)
+    {
         return None;
     }
-    if rule.entropy.is_some_and(|t| !filters::meets_entropy(&secret, &t)) {
+    if rule
+        .entropy
+        .is_some_and(|t| !filters::meets_entropy(&secret, &t))
+    {
         return None;
     }
     let severity = if rule.downgrade.iter().any(|re| re.is_match(&secret)) {
@@ -197,7 +217,13 @@ fn accept(
     } else {
         rule.severity
     };
-    Some(Match { rule: idx, span, secret_span, secret, severity })
+    Some(Match {
+        rule: idx,
+        span,
+        secret_span,
+        secret,
+        severity,
+    })
 }
 
 /// Keeps one match per secret: where secret spans overlap, the more specific rule wins (non-generic

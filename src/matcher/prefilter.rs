@@ -51,7 +51,10 @@ impl Automaton {
                     .build(keywords.iter().map(|(k, _)| k.as_bytes()))
             })
             .ok()?;
-        Some(Automaton { ac, rules_of: keywords.into_iter().map(|(_, r)| r).collect() })
+        Some(Automaton {
+            ac,
+            rules_of: keywords.into_iter().map(|(_, r)| r).collect(),
+        })
     }
 }
 
@@ -65,20 +68,35 @@ impl Prefilter {
             if rule.keywords.is_empty() {
                 always.push(idx);
             }
-            let list = if rule.ignore_case { &mut insensitive } else { &mut sensitive };
+            let list = if rule.ignore_case {
+                &mut insensitive
+            } else {
+                &mut sensitive
+            };
             for kw in &rule.keywords {
-                let kw = if rule.ignore_case { kw.to_ascii_lowercase() } else { kw.clone() };
+                let kw = if rule.ignore_case {
+                    kw.to_ascii_lowercase()
+                } else {
+                    kw.clone()
+                };
                 match list.iter_mut().find(|(k, _)| *k == kw) {
                     Some((_, r)) => r.push(idx),
                     None => list.push((kw, vec![idx])),
                 }
             }
         }
-        let automata = [Automaton::build(sensitive, false), Automaton::build(insensitive, true)]
-            .into_iter()
-            .flatten()
-            .collect();
-        Prefilter { automata, always, rule_count: rules.rules().len() }
+        let automata = [
+            Automaton::build(sensitive, false),
+            Automaton::build(insensitive, true),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        Prefilter {
+            automata,
+            always,
+            rule_count: rules.rules().len(),
+        }
     }
 
     /// Rules that run on every blob because they have no keyword.

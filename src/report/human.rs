@@ -11,11 +11,28 @@ use crate::finding::{mask, Finding};
 pub struct HumanReporter;
 
 impl Reporter for HumanReporter {
-    fn write(&self, findings: &[Finding], ctx: &ReportContext<'_>, out: &mut dyn Write) -> io::Result<()> {
+    fn write(
+        &self,
+        findings: &[Finding],
+        ctx: &ReportContext<'_>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         for f in findings {
             let path = f.path.as_deref().unwrap_or("<unknown path>");
-            let secret = if ctx.show_secrets { f.secret.clone() } else { mask(&f.secret) };
-            writeln!(out, "{path}:{}:{}: {} [{}] {}", f.line, f.column, f.rule_id, f.severity.as_str(), f.rule_name)?;
+            let secret = if ctx.show_secrets {
+                f.secret.clone()
+            } else {
+                mask(&f.secret)
+            };
+            writeln!(
+                out,
+                "{path}:{}:{}: {} [{}] {}",
+                f.line,
+                f.column,
+                f.rule_id,
+                f.severity.as_str(),
+                f.rule_name
+            )?;
             writeln!(out, "    secret: {secret}")?;
             if let Some(commit) = &f.commit {
                 let who = f.author.as_deref().unwrap_or("unknown author");

@@ -14,7 +14,12 @@ pub struct JsonReporter {
 }
 
 impl Reporter for JsonReporter {
-    fn write(&self, findings: &[Finding], _ctx: &ReportContext<'_>, out: &mut dyn Write) -> io::Result<()> {
+    fn write(
+        &self,
+        findings: &[Finding],
+        _ctx: &ReportContext<'_>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         if self.lines {
             for f in findings {
                 serde_json::to_writer(&mut *out, f)?;

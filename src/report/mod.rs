@@ -39,7 +39,12 @@ pub struct ReportContext<'a> {
 /// Writes findings in one format.
 pub trait Reporter {
     /// Writes all findings to `out`.
-    fn write(&self, findings: &[Finding], ctx: &ReportContext<'_>, out: &mut dyn Write) -> io::Result<()>;
+    fn write(
+        &self,
+        findings: &[Finding],
+        ctx: &ReportContext<'_>,
+        out: &mut dyn Write,
+    ) -> io::Result<()>;
 }
 
 /// The reporter for `format`.
@@ -84,7 +89,10 @@ pub struct Diagnostics {
 impl Diagnostics {
     /// Diagnostics that print warnings unless `quiet` (errors are always printed).
     pub fn new(quiet: bool) -> Diagnostics {
-        Diagnostics { quiet, ..Diagnostics::default() }
+        Diagnostics {
+            quiet,
+            ..Diagnostics::default()
+        }
     }
 
     /// Whether summary and progress output is suppressed.
@@ -150,7 +158,10 @@ impl Diagnostics {
         if skipped_large > 0 {
             parts.push(format!("{skipped_large} over size limit skipped"));
         }
-        self.info(format_args!("scanned {}; {findings} finding(s)", parts.join(", ")));
+        self.info(format_args!(
+            "scanned {}; {findings} finding(s)",
+            parts.join(", ")
+        ));
     }
 }
 

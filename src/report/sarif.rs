@@ -34,7 +34,12 @@ fn security_severity(s: Severity) -> &'static str {
 }
 
 impl Reporter for SarifReporter {
-    fn write(&self, findings: &[Finding], ctx: &ReportContext<'_>, out: &mut dyn Write) -> io::Result<()> {
+    fn write(
+        &self,
+        findings: &[Finding],
+        ctx: &ReportContext<'_>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         let mut rule_index: BTreeMap<&str, usize> = BTreeMap::new();
         let mut rules: Vec<Value> = Vec::new();
         for f in findings {

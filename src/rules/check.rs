@@ -16,7 +16,10 @@ pub fn check_files(files: &[(PathBuf, String)]) -> CheckReport {
     }
     let (set, mut problems) = builder.build_lenient();
     problems.extend(check_examples(&set));
-    CheckReport { rules: set.rules().len(), problems }
+    CheckReport {
+        rules: set.rules().len(),
+        problems,
+    }
 }
 
 /// What `check_files` found.
@@ -103,22 +106,55 @@ remediations:
     fn every_problem_is_reported() {
         let bad = GOOD
             .replace("'x = tok_short'", "'x = tok_a1b2c3d4e5f7'")
-            .replace("'x = tok_a1b2c3d4e5f6'", "'x = tok_a1b2', 'no keyword here'")
+            .replace(
+                "'x = tok_a1b2c3d4e5f6'",
+                "'x = tok_a1b2', 'no keyword here'",
+            )
             .replace("remediation: t", "remediation: missing");
         let problems = check_files(&file(&bad)).problems;
-        assert!(problems.iter().any(|p| p.contains("remediation \"missing\"")), "{problems:#?}");
-        assert!(problems.iter().any(|p| p.contains("examples[0] is not found")), "{problems:#?}");
-        assert!(problems.iter().any(|p| p.contains("examples[1] contains no keyword")), "{problems:#?}");
-        assert!(problems.iter().any(|p| p.contains("negative_examples[0] is found")), "{problems:#?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("remediation \"missing\"")),
+            "{problems:#?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("examples[0] is not found")),
+            "{problems:#?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("examples[1] contains no keyword")),
+            "{problems:#?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("negative_examples[0] is found")),
+            "{problems:#?}"
+        );
     }
 
     #[test]
     fn unknown_keys_and_bad_patterns_are_named() {
         let typo = GOOD.replace("severity: high", "severity: high\n  sevrity: low");
         let problems = check_files(&file(&typo)).problems;
-        assert!(problems.iter().any(|p| p.contains("t.yaml") && p.contains("sevrity")), "{problems:#?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("t.yaml") && p.contains("sevrity")),
+            "{problems:#?}"
+        );
         let broken = GOOD.replace(r"(?P<secret>tok_", r"(?P<secret>tok_(");
         let problems = check_files(&file(&broken)).problems;
-        assert!(problems.iter().any(|p| p.contains("rule t.token: pattern does not compile")), "{problems:#?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("rule t.token: pattern does not compile")),
+            "{problems:#?}"
+        );
     }
 }

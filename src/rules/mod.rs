@@ -24,7 +24,10 @@ mod embedded {
 
 /// The rule files compiled into the binary: `(name, contents)`.
 pub fn embedded_rule_files() -> Vec<(PathBuf, String)> {
-    embedded::EMBEDDED_RULE_FILES.iter().map(|(p, t)| (PathBuf::from(p), t.to_string())).collect()
+    embedded::EMBEDDED_RULE_FILES
+        .iter()
+        .map(|(p, t)| (PathBuf::from(p), t.to_string()))
+        .collect()
 }
 
 /// A rule's id, e.g. `github.pat`.
@@ -130,12 +133,16 @@ pub struct EntropyThresholds {
 impl From<EntropySyntax> for EntropyThresholds {
     fn from(e: EntropySyntax) -> Self {
         match e {
-            EntropySyntax::Min(m) => {
-                EntropyThresholds { hex: Some(m), base64: Some(m), other: Some(m) }
-            }
-            EntropySyntax::PerAlphabet(t) => {
-                EntropyThresholds { hex: t.hex, base64: t.base64, other: t.other }
-            }
+            EntropySyntax::Min(m) => EntropyThresholds {
+                hex: Some(m),
+                base64: Some(m),
+                other: Some(m),
+            },
+            EntropySyntax::PerAlphabet(t) => EntropyThresholds {
+                hex: t.hex,
+                base64: t.base64,
+                other: t.other,
+            },
         }
     }
 }
@@ -174,13 +181,16 @@ impl Rule {
     /// Whether this rule is a catch-all (generic or entropy-based) detector, which loses to specific
     /// rules when both match the same secret.
     pub fn is_generic(&self) -> bool {
-        self.categories.iter().any(|c| matches!(c, Category::Generic | Category::Entropy))
+        self.categories
+            .iter()
+            .any(|c| matches!(c, Category::Generic | Category::Entropy))
     }
 
     /// Compiles a rule from its syntax, returning every problem found.
     fn compile(syn: RuleSyntax, source: &Path) -> std::result::Result<Rule, Vec<String>> {
         let mut problems = Vec::new();
-        let mut problem = |what: String| problems.push(format!("{}: rule {}: {what}", source.display(), syn.id));
+        let mut problem =
+            |what: String| problems.push(format!("{}: rule {}: {what}", source.display(), syn.id));
         let pattern = match BytesRegex::new(&syn.pattern) {
             Ok(re) => Some(re),
             Err(e) => {
@@ -212,7 +222,8 @@ impl Rule {
         if syn.keywords.iter().any(|k| k.is_empty()) {
             problem("empty keyword".to_string());
         }
-        let (Some(pattern), Some(secret_group), true) = (pattern, secret_group, problems.is_empty())
+        let (Some(pattern), Some(secret_group), true) =
+            (pattern, secret_group, problems.is_empty())
         else {
             return Err(problems);
         };
@@ -275,7 +286,10 @@ impl RuleSet {
             .map(|p| {
                 std::fs::read_to_string(p)
                     .map(|t| (p.clone(), t))
-                    .map_err(|source| Error::RuleFileRead { path: p.clone(), source })
+                    .map_err(|source| Error::RuleFileRead {
+                        path: p.clone(),
+                        source,
+                    })
             })
             .collect()
     }
@@ -297,7 +311,10 @@ impl RuleSet {
 
     /// The remediation entry for a rule, if it has one.
     pub fn remediation_for(&self, idx: RuleIdx) -> Option<&RemediationSpec> {
-        self.rules[idx].remediation.as_deref().and_then(|id| self.try_find_remediation(id))
+        self.rules[idx]
+            .remediation
+            .as_deref()
+            .and_then(|id| self.try_find_remediation(id))
     }
 
     /// A rule set with only the rules for which `keep` is true (remediations kept whole).
@@ -342,11 +359,19 @@ impl RuleSetBuilder {
     }
 
     /// Compiles rules and remediation entries that came from `path`, recording their problems.
-    pub fn add_rules(&mut self, path: &Path, rules: Vec<RuleSyntax>, remediations: Vec<RemediationSpec>) {
+    pub fn add_rules(
+        &mut self,
+        path: &Path,
+        rules: Vec<RuleSyntax>,
+        remediations: Vec<RemediationSpec>,
+    ) {
         for rem in remediations {
             if self.remediations.contains_key(&rem.id) {
-                self.problems
-                    .push(format!("{}: remediation {}: duplicate id", path.display(), rem.id));
+                self.problems.push(format!(
+                    "{}: remediation {}: duplicate id",
+                    path.display(),
+                    rem.id
+                ));
             }
             self.remediations.insert(rem.id.clone(), rem);
         }
@@ -359,7 +384,8 @@ impl RuleSetBuilder {
                 ));
             }
             if self.rules.iter().any(|r| r.id.as_str() == syn.id) {
-                self.problems.push(format!("{}: rule {}: duplicate id", path.display(), syn.id));
+                self.problems
+                    .push(format!("{}: rule {}: duplicate id", path.display(), syn.id));
             }
             match Rule::compile(syn, path) {
                 Ok(rule) => self.rules.push(rule),
@@ -401,12 +427,20 @@ impl RuleSetBuilder {
                 Some(_) => {}
             }
         }
-        (RuleSet { rules: self.rules, remediations: self.remediations }, self.problems)
+        (
+            RuleSet {
+                rules: self.rules,
+                remediations: self.remediations,
+            },
+            self.problems,
+        )
     }
 }
 
 fn is_valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
 }

@@ -36,7 +36,12 @@ pub struct FsSource {
 impl FsSource {
     /// A walk of `root` honouring .gitignore, with the given size limit and thread count (0: auto).
     pub fn new(root: &Path, max_file_size: u64, threads: usize) -> FsSource {
-        FsSource { root: root.to_path_buf(), respect_ignore: true, max_file_size, threads }
+        FsSource {
+            root: root.to_path_buf(),
+            respect_ignore: true,
+            max_file_size,
+            threads,
+        }
     }
 
     /// Whether .gitignore / .ignore / git exclude files are honoured (default true).
@@ -80,7 +85,9 @@ impl FsSource {
 
     fn relative(&self, path: &Path) -> PathBuf {
         if self.root.is_file() {
-            return path.file_name().map_or_else(|| path.to_path_buf(), PathBuf::from);
+            return path
+                .file_name()
+                .map_or_else(|| path.to_path_buf(), PathBuf::from);
         }
         path.strip_prefix(&self.root).unwrap_or(path).to_path_buf()
     }
@@ -89,18 +96,31 @@ impl FsSource {
         let rel = self.relative(path);
         let mut file = match std::fs::File::open(path) {
             Ok(f) => f,
-            Err(e) => return FsItem::Error { path: rel, message: e.to_string() },
+            Err(e) => {
+                return FsItem::Error {
+                    path: rel,
+                    message: e.to_string(),
+                }
+            }
         };
         let size = match file.metadata() {
             Ok(m) => m.len(),
-            Err(e) => return FsItem::Error { path: rel, message: e.to_string() },
+            Err(e) => {
+                return FsItem::Error {
+                    path: rel,
+                    message: e.to_string(),
+                }
+            }
         };
         if size > self.max_file_size {
             return FsItem::TooLarge { path: rel, size };
         }
         let mut bytes = Vec::with_capacity(size as usize);
         if let Err(e) = file.read_to_end(&mut bytes) {
-            return FsItem::Error { path: rel, message: e.to_string() };
+            return FsItem::Error {
+                path: rel,
+                message: e.to_string(),
+            };
         }
         if is_binary(&bytes) {
             return FsItem::Binary { path: rel };

@@ -26,8 +26,15 @@ impl Keysweep {
     /// `keysweep` run in `cwd`.
     pub fn new(cwd: &Path) -> Keysweep {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_keysweep"));
-        cmd.current_dir(cwd).env("GIT_CONFIG_GLOBAL", "/dev/null").env("GIT_CONFIG_NOSYSTEM", "1");
-        Keysweep { cmd, cwd: cwd.to_path_buf(), args: Vec::new(), stdin: None }
+        cmd.current_dir(cwd)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1");
+        Keysweep {
+            cmd,
+            cwd: cwd.to_path_buf(),
+            args: Vec::new(),
+            stdin: None,
+        }
     }
 
     /// Adds arguments.
@@ -52,14 +59,26 @@ impl Keysweep {
     /// Runs to completion.
     pub fn run(mut self) -> Run {
         self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        self.cmd.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        self.cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         let mut child = self.cmd.spawn().expect("the keysweep binary starts");
         if let Some(bytes) = self.stdin.take() {
             let mut stdin = child.stdin.take().expect("stdin is piped");
             stdin.write_all(&bytes).expect("stdin accepts input");
         }
-        let Output { status, stdout, stderr } = child.wait_with_output().expect("keysweep finishes");
-        let describe = format!("keysweep {} (in {})", self.args.join(" "), self.cwd.display());
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output().expect("keysweep finishes");
+        let describe = format!(
+            "keysweep {} (in {})",
+            self.args.join(" "),
+            self.cwd.display()
+        );
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -83,7 +102,10 @@ impl Run {
     /// Parses stdout as a JSON array of findings.
     pub fn json(&self) -> Vec<serde_json::Value> {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!("{}\nstdout is not a JSON array ({e}):\n{}\n--- stderr\n{}", self.describe, self.stdout, self.stderr)
+            panic!(
+                "{}\nstdout is not a JSON array ({e}):\n{}\n--- stderr\n{}",
+                self.describe, self.stdout, self.stderr
+            )
         })
     }
 }
