@@ -42,6 +42,10 @@ pub enum Command {
 pub enum RulesCommand {
     /// List the rules (built-in and from --rules files).
     List(RuleSelectArgs),
+    /// Print every distinct prefilter keyword, one a line, as `s KEYWORD` (case-sensitive) or
+    /// `i KEYWORD` (case-insensitive); used by scripts/bench-tree.sh to give rg the same work.
+    #[command(hide = true)]
+    Keywords(RuleSelectArgs),
     /// Validate rule files (the built-in rules when none are given): every problem is listed.
     Check {
         /// Rule files to check.

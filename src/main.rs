@@ -77,6 +77,29 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
             print_rule_list(&set)?;
             Ok(Exit::Clean)
         }
+        Command::Rules(RulesCommand::Keywords(sel)) => {
+            let (set, _) = keysweep::config::load_rules(&sel.to_options(), None)?;
+            let mut keywords: Vec<String> = set
+                .rules()
+                .iter()
+                .flat_map(|r| {
+                    r.keywords.iter().map(move |k| {
+                        if r.ignore_case {
+                            format!("i {}", k.to_ascii_lowercase())
+                        } else {
+                            format!("s {k}")
+                        }
+                    })
+                })
+                .collect();
+            keywords.sort();
+            keywords.dedup();
+            let mut out = std::io::stdout().lock();
+            for k in keywords {
+                writeln!(out, "{k}")?;
+            }
+            Ok(Exit::Clean)
+        }
         Command::Rules(RulesCommand::Check { files }) => {
             let files = if files.is_empty() {
                 rules::embedded_rule_files()
