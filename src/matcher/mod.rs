@@ -226,16 +226,21 @@ fn accept(
     })
 }
 
-/// Keeps one match per secret: where secret spans overlap, the more specific rule wins (non-generic
-/// over generic, then higher confidence, then the longer secret, then the earlier rule).
+/// Keeps one match per secret: where secret spans overlap, the more specific rule wins: non-generic
+/// over generic, then a rule whose keyword is part of the secret itself (a provider prefix such as
+/// `SG.` says more than a setting name such as `EMAIL_HOST_PASSWORD`), then higher confidence, then
+/// the longer secret, then the earlier rule.
 fn resolve_overlaps(rules: &RuleSet, mut found: Vec<Match>) -> Vec<Match> {
     if found.len() < 2 {
         return found;
     }
     found.sort_by(|a, b| {
         let (ra, rb) = (rules.rule(a.rule), rules.rule(b.rule));
+        let prefix_a = contains_keyword(ra, a.secret.as_bytes()) && !ra.keywords.is_empty();
+        let prefix_b = contains_keyword(rb, b.secret.as_bytes()) && !rb.keywords.is_empty();
         ra.is_generic()
             .cmp(&rb.is_generic())
+            .then(prefix_b.cmp(&prefix_a))
             .then(rb.confidence.cmp(&ra.confidence))
             .then(b.secret_span.len().cmp(&a.secret_span.len()))
             .then(a.rule.cmp(&b.rule))
