@@ -17,8 +17,8 @@ const WHOLE_BLOB_LIMIT: usize = 256 * 1024;
 /// How far before a keyword hit a match may start (then widened to the start of the line).
 const WINDOW_BEFORE: usize = 4 * 1024;
 /// How far after a keyword hit a match may end (then widened to the end of the line). Large enough
-/// for a PEM block of an 8192-bit RSA key.
-const WINDOW_AFTER: usize = 16 * 1024;
+/// for a PEM block of an 8192-bit RSA key or a large PGP key block.
+const WINDOW_AFTER: usize = 64 * 1024;
 
 /// One confirmed match of one rule in one blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
