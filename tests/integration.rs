@@ -2,5 +2,6 @@
 //! covers one area and runs the real `keysweep` binary or the library's public API.
 
 mod cli;
+mod precision;
 mod rules;
 mod util;
