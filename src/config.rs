@@ -130,7 +130,7 @@ pub fn load_rules(opts: &RuleOptions, root: Option<&Path>) -> Result<(RuleSet, A
     let mut builder = RuleSetBuilder::default();
     if !opts.no_default_rules {
         for (path, text) in embedded_rule_files() {
-            builder.add_file(&path, &text);
+            builder.add_embedded_file(&path, &text);
         }
     }
     for (path, text) in RuleSet::read_files(&opts.rule_files)? {

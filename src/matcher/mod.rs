@@ -91,14 +91,16 @@ impl<'r> Matcher<'r> {
     /// Runs rule `idx` around its keyword hits (sorted by start).
     fn confirm(&self, idx: RuleIdx, bytes: &[u8], hits: &[(usize, usize)], out: &mut Vec<Match>) {
         let rule = self.rules.rule(idx);
+        let compiled = rule.compiled();
         let windows: Vec<Range<usize>> = if bytes.len() <= WHOLE_BLOB_LIMIT || hits.is_empty() {
             std::iter::once(0..bytes.len()).collect()
         } else {
             windows_around(bytes, hits)
         };
         for window in windows {
-            for caps in rule.pattern.captures_iter(&bytes[window.clone()]) {
-                let (Some(whole), Some(secret)) = (caps.get(0), caps.get(rule.secret_group)) else {
+            for caps in compiled.pattern.captures_iter(&bytes[window.clone()]) {
+                let (Some(whole), Some(secret)) = (caps.get(0), caps.get(compiled.secret_group))
+                else {
                     continue;
                 };
                 let span = window.start + whole.start()..window.start + whole.end();
@@ -118,8 +120,9 @@ impl<'r> Matcher<'r> {
     /// Runs rule `idx` over the whole blob, checking keyword containment by plain substring search.
     fn confirm_everywhere(&self, idx: RuleIdx, bytes: &[u8], out: &mut Vec<Match>) {
         let rule = self.rules.rule(idx);
-        for caps in rule.pattern.captures_iter(bytes) {
-            let (Some(whole), Some(secret)) = (caps.get(0), caps.get(rule.secret_group)) else {
+        let compiled = rule.compiled();
+        for caps in compiled.pattern.captures_iter(bytes) {
+            let (Some(whole), Some(secret)) = (caps.get(0), caps.get(compiled.secret_group)) else {
                 continue;
             };
             if !contains_keyword(rule, whole.as_bytes()) {
@@ -182,20 +185,21 @@ fn accept(
     span: Range<usize>,
     secret_span: Range<usize>,
 ) -> Option<Match> {
+    let c = rule.compiled();
     let raw = String::from_utf8_lossy(&bytes[secret_span.clone()]);
     let secret = if rule.concat {
         filters::join_literals(&raw)
     } else {
         raw.into_owned()
     };
-    if secret.is_empty() || rule.allow.iter().any(|re| re.is_match(&secret)) {
+    if secret.is_empty() || c.allow.iter().any(|re| re.is_match(secret.as_bytes())) {
         return None;
     }
-    if !rule.allow_match.is_empty() {
-        let whole = String::from_utf8_lossy(&bytes[span.clone()]);
-        if rule.allow_match.iter().any(|re| re.is_match(&whole)) {
-            return None;
-        }
+    if c.allow_match
+        .iter()
+        .any(|re| re.is_match(&bytes[span.clone()]))
+    {
+        return None;
     }
     if rule.placeholders && filters::is_placeholder(&secret) {
         return None;
@@ -212,7 +216,7 @@ fn accept(
     {
         return None;
     }
-    let severity = if rule.downgrade.iter().any(|re| re.is_match(&secret)) {
+    let severity = if c.downgrade.iter().any(|re| re.is_match(secret.as_bytes())) {
         Severity::Low
     } else {
         rule.severity
