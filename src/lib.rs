@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod finding;
 pub mod matcher;
+pub mod provenance;
 pub mod remediation;
 pub mod report;
 pub mod rules;

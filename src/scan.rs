@@ -1,18 +1,22 @@
 //! Wiring only: sources → rayon → matcher → findings → (provenance) → the caller's reporter. Each
 //! distinct blob is matched once, whatever number of paths or commits carry it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::blob::BlobId;
-use crate::config::{ScanConfig, Target};
+use crate::config::{HistoryMode, ScanConfig, Target};
 use crate::error::{Error, Result};
 use crate::finding::{BlobMatch, Finding, Origin};
 use crate::matcher::Matcher;
-use crate::report::{Diagnostics, Stats};
+use crate::provenance::find_provenance;
+use crate::report::progress::Progress;
+use crate::report::{human_bytes, Diagnostics, Stats};
 use crate::source::fs::{FsItem, FsSource};
+use crate::source::git::{GitItem, GitSource};
 
 /// The marker that suppresses a finding on its line (like `gitleaks:allow`).
 pub const INLINE_ALLOW: &[u8] = b"keysweep:allow";
@@ -127,15 +131,7 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
     let mut findings = pool.install(|| -> Result<Vec<Finding>> {
         match &config.target {
             Target::Stdin => scan_stdin(&scanner),
-            Target::Path(path) => {
-                if let Err(source) = std::fs::metadata(path) {
-                    return Err(Error::Path {
-                        path: path.clone(),
-                        source,
-                    });
-                }
-                Ok(scan_worktree(config, path, &scanner, diags))
-            }
+            Target::Path(path) => scan_path(config, path, &scanner, diags),
         }
     })?;
     findings.retain(|f| is_reported(config, f));
@@ -148,6 +144,142 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
     }
     diags.summary(&scanner.stats, findings.len(), started.elapsed());
     Ok(ScanOutcome { findings })
+}
+
+/// Scans a path: a git repository's history (unless `--no-history`) and its working tree (unless
+/// `--history-only`), or a plain directory or file.
+fn scan_path(
+    config: &ScanConfig,
+    path: &Path,
+    scanner: &BlobScanner<'_>,
+    diags: &Diagnostics,
+) -> Result<Vec<Finding>> {
+    if let Err(source) = std::fs::metadata(path) {
+        return Err(Error::Path {
+            path: path.to_path_buf(),
+            source,
+        });
+    }
+    let git = match config.history {
+        HistoryMode::WorktreeOnly => None,
+        HistoryMode::Both | HistoryMode::HistoryOnly => GitSource::try_open(path)?,
+    };
+    if git.is_none() && config.history == HistoryMode::HistoryOnly {
+        return Err(Error::NotARepository {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut findings = match &git {
+        Some(git) => scan_history(config, git, scanner, diags)?,
+        None => Vec::new(),
+    };
+    let worktree = match &git {
+        Some(git) => git.workdir(),
+        None => Some(path.to_path_buf()),
+    };
+    if let (Some(root), false) = (worktree, config.history == HistoryMode::HistoryOnly) {
+        // Content already reported from history is not reported again from the working tree:
+        // neither the same blob nor the same secret at the same path.
+        let history_blobs: HashSet<String> = findings.iter().map(|f| f.blob_id.clone()).collect();
+        let history_secrets: HashSet<(String, Option<String>)> = findings
+            .iter()
+            .map(|f| (f.fingerprint.clone(), f.path.clone()))
+            .collect();
+        findings.extend(
+            scan_worktree(config, &root, scanner, diags)
+                .into_iter()
+                .filter(|f| {
+                    !history_blobs.contains(&f.blob_id)
+                        && !history_secrets.contains(&(f.fingerprint.clone(), f.path.clone()))
+                }),
+        );
+    }
+    Ok(findings)
+}
+
+/// Sweeps every blob of the repository's object database (or the scope's commits) once, then joins
+/// provenance to the blobs that produced matches.
+pub fn scan_history(
+    config: &ScanConfig,
+    git: &GitSource,
+    scanner: &BlobScanner<'_>,
+    diags: &Diagnostics,
+) -> Result<Vec<Finding>> {
+    let progress = Progress::new("history", Some(git.packed_objects()), !config.no_progress);
+    let hits: Mutex<Vec<BlobId>> = Mutex::new(Vec::new());
+    let sweep = git.for_each_blob(&config.scope, config.max_blob_size, |item| {
+        match item {
+            GitItem::Blob(b) => {
+                if !scanner.scan(b.id, b.bytes).is_empty() {
+                    hits.lock().unwrap_or_else(|e| e.into_inner()).push(b.id);
+                }
+            }
+            // Scanned so that a secret a file held before the scope is not reported as new.
+            GitItem::Base(b) => {
+                scanner.scan(b.id, b.bytes);
+            }
+            GitItem::Binary { .. } => Stats::add(&scanner.stats.binary_skipped, 1),
+            GitItem::TooLarge { id, size } => {
+                Stats::add(&scanner.stats.too_large_skipped, 1);
+                diags.warn(format_args!(
+                    "blob {id}: skipped: {} is over --max-blob-size ({})",
+                    human_bytes(size),
+                    human_bytes(config.max_blob_size)
+                ));
+            }
+            GitItem::Error { message, .. } => diags.error(message),
+        }
+        progress.inc(
+            1,
+            scanner
+                .stats
+                .bytes
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+    });
+    progress.finish();
+    sweep?;
+    let mut ids = hits.into_inner().unwrap_or_else(|e| e.into_inner());
+    ids.sort();
+    ids.dedup();
+    let prov = find_provenance(git, &ids, &config.scope, &|m| diags.error(m))?;
+    let rules = scanner.matcher().rules();
+    let mut out: Vec<Finding> = Vec::new();
+    // A secret kept through later edits of its file is in many blobs: report it once per path,
+    // from the blob (and commit) that brought it in first.
+    let mut first: HashMap<(String, Option<String>), (u32, usize)> = HashMap::new();
+    for id in ids {
+        let Some(p) = prov.get(&id) else { continue };
+        let origin = p.origin(config.scope.all_provenance);
+        let before_scope: Vec<Arc<Vec<BlobMatch>>> = p
+            .bases
+            .iter()
+            .filter_map(|b| scanner.try_find_matches(b))
+            .collect();
+        let rank = p.introduced.as_ref().map_or(u32::MAX, |i| i.rank);
+        for m in scanner.try_find_matches(&id).iter().flat_map(|m| m.iter()) {
+            let held_before = before_scope
+                .iter()
+                .any(|old| old.iter().any(|x| x.rule == m.rule && x.secret == m.secret));
+            if held_before {
+                continue;
+            }
+            let f = Finding::new(rules, id, m, origin.clone());
+            let key = (f.fingerprint.clone(), f.path.clone());
+            match first.get(&key) {
+                Some(&(r, _)) if r <= rank => {}
+                Some(&(_, at)) => {
+                    first.insert(key, (rank, at));
+                    out[at] = f;
+                }
+                None => {
+                    first.insert(key, (rank, out.len()));
+                    out.push(f);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn is_reported(config: &ScanConfig, f: &Finding) -> bool {
@@ -207,8 +339,8 @@ pub fn scan_worktree(
             diags.warn(format_args!(
                 "{}: skipped: {} is over --max-file-size ({})",
                 path.display(),
-                crate::report::human_bytes(size),
-                crate::report::human_bytes(config.max_file_size)
+                human_bytes(size),
+                human_bytes(config.max_file_size)
             ));
         }
         FsItem::Error { path, message } => {

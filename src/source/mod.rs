@@ -2,3 +2,4 @@
 //! repository's object database. Each hands blobs to a consumer; none of them matches.
 
 pub mod fs;
+pub mod git;

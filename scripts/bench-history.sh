@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Times keysweep's full history sweep beside `git cat-file --batch-all-objects --batch` (inflating
+# every object once, single-threaded: the floor a subprocess-based scanner cannot beat) and every
+# peer scanner installed by ../shared/bench/install-peers.sh, on the same repository, alternating
+# runs, and prints medians of wall time, CPU time, peak RSS and findings. Not used by `cargo test`.
+#
+# usage: scripts/bench-history.sh [REPO] [RUNS]
+#   REPO  a git repository (default: $HOME/corpora/django)
+#   RUNS  runs per tool (default 3)
+# env:  KEYSWEEP  binary to time (default: target/release/keysweep, built here)
+#       PEERS     where install-peers.sh put the peers (default: $HOME/peers); missing ones are skipped
+#       TOOLS     peers to try (default: "gitleaks betterleaks kingfisher noseyparker")
+#
+# Getting a large history: Django's full history (32,791 commits, 2.9 GB of blobs) is in the
+# public fork apprent1c3/django; clone it with
+#   git clone --no-local https://github.com/apprent1c3/django $HOME/corpora/django
+# (--no-local keeps a clone of a local copy from hard-linking and sharing its packs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(cd "${1:-$HOME/corpora/django}" && pwd)
+runs=${2:-3}
+[ -x /usr/bin/time ] || { echo "/usr/bin/time not found: apt-get install time" >&2; exit 2; }
+git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 || { echo "$repo: not a git repository" >&2; exit 2; }
+if [ -z "${KEYSWEEP:-}" ]; then
+  cargo build --release --quiet
+  KEYSWEEP=$PWD/target/release/keysweep
+fi
+peer_script=$(cd .. && pwd)/shared/bench/run-peer.sh
+export PEERS=${PEERS:-$HOME/peers}
+tools=${TOOLS:-gitleaks betterleaks kingfisher noseyparker}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# One run of one tool: appends "wall cpu rss_kb findings" to $work/<tool>.
+run_once() {
+  local tool=$1 i=$2 t=$work/$tool.$i.time
+  case $tool in
+    keysweep)
+      /usr/bin/time -f "%e %U %S %M" -o "$t" "$KEYSWEEP" scan "$repo" --history-only \
+        --format json --quiet -o "$work/keysweep.json" || [ $? -eq 1 ] || return 1
+      local n
+      n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$work/keysweep.json")
+      # (time puts "Command exited with non-zero status 1" first when there are findings)
+      tail -1 "$t" | awk -v n="$n" '{print $1, $2+$3, $4, n}' >> "$work/$tool"
+      ;;
+    cat-file)
+      /usr/bin/time -f "%e %U %S %M" -o "$t" \
+        git -C "$repo" cat-file --batch-all-objects --batch >/dev/null
+      tail -1 "$t" | awk '{print $1, $2+$3, $4, "-"}' >> "$work/$tool"
+      ;;
+    *)
+      # run-peer.sh prints: tool corpus mode run rc wall user sys maxrss findings distinct
+      local line
+      line=$(CORPORA=$(dirname "$repo") OUT=$work/peers bash "$peer_script" "$tool" \
+        "$(basename "$repo")" hist "$i" 2>/dev/null | tail -1) || return 1
+      echo "$line" | awk -F'\t' '$5 == 0 {print $6, $7+$8, $9, $10}' >> "$work/$tool"
+      ;;
+  esac
+}
+
+present=(keysweep cat-file)
+for tool in $tools; do
+  if [ -x "$PEERS/bin/$tool" ]; then present+=("$tool"); else echo "skipping $tool: not in $PEERS/bin" >&2; fi
+done
+cat "$repo"/.git/objects/pack/* "$repo"/objects/pack/* >/dev/null 2>&1 || true  # warm the page cache
+for i in $(seq "$runs"); do
+  for tool in "${present[@]}"; do
+    echo "run $i/$runs: $tool" >&2
+    run_once "$tool" "$i" || echo "$tool failed on run $i" >&2
+  done
+done
+
+python3 - "$work" "$repo" "$runs" "${present[@]}" <<'PY'
+import os, statistics, sys
+work, repo, runs, tools = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+rows = {}
+for t in tools:
+    p = os.path.join(work, t)
+    if not os.path.exists(p):
+        continue
+    recs = [l.split() for l in open(p) if l.strip()]
+    if not recs:
+        continue
+    med = lambda k: statistics.median(float(r[k]) for r in recs)
+    rows[t] = (med(0), med(1), med(2) / 1024, recs[-1][3], [float(r[0]) for r in recs])
+print(f"repository: {repo}; {runs} alternating runs per tool; medians")
+print(f"{'tool':12s} {'wall s':>8s} {'CPU s':>8s} {'RSS MB':>8s} {'findings':>9s} {'wall/cat-file':>14s}  runs")
+base = rows.get("cat-file", (None,))[0]
+for t, (wall, cpu, rss, found, walls) in rows.items():
+    ratio = f"{wall / base:.2f}x" if base else "-"
+    print(f"{t:12s} {wall:8.2f} {cpu:8.2f} {rss:8.0f} {found:>9s} {ratio:>14s}  "
+          + " ".join(f"{w:.2f}" for w in walls))
+PY

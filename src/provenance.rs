@@ -1,0 +1,347 @@
+//! Provenance: where in history a blob with findings comes from. Computed after matching, only for
+//! the blobs that produced findings, by one walk of the commit graph (never a git call per
+//! finding), and joined to findings by [`BlobId`].
+//!
+//! For a whole-history sweep the walk visits every commit reachable from any ref, parents before
+//! children and the oldest first, and expands each commit's root tree; each distinct tree is read
+//! once and remembers which of the wanted blobs lie below it, so a commit costs a hash lookup
+//! unless its tree is new. The trees are expanded on all threads first (each thread takes runs of
+//! adjacent commits, which share most subtrees); the commits are then attributed in order. The
+//! first commit whose tree holds a blob introduced it (none of its parents, visited earlier, held
+//! it anywhere). On Django's full history (32,791 commits, 232,921 distinct trees) the
+//! single-threaded walk took 2.9 s for 20 blobs; it costs about the same for any number of blobs.
+//!
+//! For a scoped sweep (`--range`, `--branch`, `--since-commit`) the walk covers the commits in
+//! scope and counts only introductions (a blob at a path no parent has), so the commit reported
+//! is the one in scope that brought the secret in.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
+
+use gix::bstr::{BString, ByteSlice, ByteVec};
+use gix::ObjectId;
+
+use crate::blob::BlobId;
+use crate::config::HistoryScope;
+use crate::error::{Error, Result};
+use crate::finding::Origin;
+use crate::source::git::{read_tree, ref_tips, walk_introductions, CommitGraph, GitSource};
+
+/// The commit that first introduced a blob, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Introduction {
+    /// The commit.
+    pub commit: ObjectId,
+    /// `Name <email>` of its author.
+    pub author: String,
+    /// Its author date, RFC 3339 (as `git log --format=%aI` prints it).
+    pub date: String,
+    /// The blob's path in that commit.
+    pub path: String,
+    /// The commit's position in the walk (parents before children, older first): of two blobs
+    /// holding the same secret, the one with the lower rank brought it in first.
+    pub rank: u32,
+}
+
+/// Where one blob is found in history.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The introducing commit; `None` when no ref reaches the blob (dangling or unreachable).
+    pub introduced: Option<Introduction>,
+    /// How many (commit, path) pairs carry the blob (for scoped sweeps: introduce it).
+    pub occurrences: usize,
+    /// Refs from which the blob is reachable, sorted (filled with `all_refs` only).
+    pub refs: Vec<String>,
+    /// Scoped sweeps only: the earlier versions of the file(s) where the blob was introduced
+    /// (the parents' blobs at the same path). A secret that one of them already holds is not new
+    /// in the scope and is not reported.
+    pub bases: Vec<BlobId>,
+}
+
+/// The note attached to a blob that no ref reaches.
+pub const UNREACHABLE_NOTE: &str =
+    "blob is in the object database but no branch, tag or other ref reaches it (dangling or unreachable)";
+
+impl Provenance {
+    /// The finding origin for this provenance. `all_refs` keeps the list of refs.
+    pub fn origin(&self, all_refs: bool) -> Origin {
+        match &self.introduced {
+            Some(i) => Origin {
+                path: Some(i.path.clone()),
+                commit: Some(i.commit.to_string()),
+                author: Some(i.author.clone()),
+                date: Some(i.date.clone()),
+                occurrences: Some(self.occurrences),
+                refs: all_refs.then(|| self.refs.clone()),
+                note: None,
+            },
+            None => Origin {
+                occurrences: Some(self.occurrences),
+                refs: all_refs.then(|| self.refs.clone()),
+                note: Some(UNREACHABLE_NOTE.to_string()),
+                ..Origin::default()
+            },
+        }
+    }
+}
+
+/// Blobs (by index into the wanted list) below a tree, with their paths relative to it.
+type Hits = Arc<Vec<(u32, BString)>>;
+
+/// Number of independently locked parts of the tree memo.
+const SHARDS: usize = 64;
+
+/// Expands trees once each (give or take a race between threads), remembering which wanted
+/// blobs lie below each. Shared by all threads of the walk.
+struct TreeIndex<'a> {
+    wanted: &'a HashMap<ObjectId, u32>,
+    memo: Vec<Mutex<gix::hashtable::HashMap<ObjectId, Hits>>>,
+    none: Hits,
+    on_error: &'a (dyn Fn(String) + Sync),
+}
+
+impl<'a> TreeIndex<'a> {
+    fn new(wanted: &'a HashMap<ObjectId, u32>, on_error: &'a (dyn Fn(String) + Sync)) -> Self {
+        TreeIndex {
+            wanted,
+            memo: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            none: Arc::new(Vec::new()),
+            on_error,
+        }
+    }
+
+    fn shard(
+        &self,
+        id: &ObjectId,
+    ) -> std::sync::MutexGuard<'_, gix::hashtable::HashMap<ObjectId, Hits>> {
+        self.memo[id.as_bytes()[0] as usize % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The wanted blobs below tree `id`. An unreadable tree is reported and counts as empty.
+    fn hits(&self, repo: &gix::Repository, id: ObjectId, buf: &mut Vec<u8>) -> Hits {
+        if let Some(h) = self.shard(&id).get(&id) {
+            return h.clone();
+        }
+        let entries = read_tree(repo, &id, buf).unwrap_or_else(|e| {
+            (self.on_error)(e.to_string());
+            Vec::new()
+        });
+        let mut hits = Vec::new();
+        for (mode, oid, name) in entries {
+            if mode.is_tree() {
+                for (b, p) in self.hits(repo, oid, buf).iter() {
+                    let mut full = name.clone();
+                    full.push_byte(b'/');
+                    full.push_str(p);
+                    hits.push((*b, full));
+                }
+            } else if mode.is_blob_or_symlink() {
+                if let Some(&b) = self.wanted.get(&oid) {
+                    hits.push((b, name));
+                }
+            }
+        }
+        let hits = if hits.is_empty() {
+            self.none.clone()
+        } else {
+            Arc::new(hits)
+        };
+        self.shard(&id).insert(id, hits.clone());
+        hits
+    }
+}
+
+/// Finds the provenance of `blobs` within `scope` (the whole history when the scope is empty):
+/// one walk of the commit graph. `scope.all_provenance` also collects the refs reaching each blob.
+/// Commits and trees that cannot be read are passed to `on_error` (the walk goes on without
+/// them); an error is returned only when the references or the scope cannot be resolved.
+pub fn find_provenance(
+    source: &GitSource,
+    blobs: &[BlobId],
+    scope: &HistoryScope,
+    on_error: &(dyn Fn(String) + Sync),
+) -> Result<HashMap<BlobId, Provenance>> {
+    let repo = source.repo();
+    let all_refs = scope.all_provenance;
+    let wanted: HashMap<ObjectId, u32> = blobs
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.0, i as u32))
+        .collect();
+    let mut out: Vec<Provenance> = vec![Provenance::default(); blobs.len()];
+    let mut first: Vec<Option<(u32, BString)>> = vec![None; blobs.len()];
+    if blobs.is_empty() {
+        return Ok(HashMap::new());
+    }
+
+    let tips = ref_tips(&repo)?;
+    let kinds: Vec<Option<gix::objs::Kind>> = tips
+        .iter()
+        .map(|(_, id)| repo.find_header(*id).ok().map(|h| h.kind()))
+        .collect();
+    let scoped = source.scope_commits(scope)?;
+    let graph = match scoped {
+        Some(g) => g,
+        None => {
+            let commits: Vec<ObjectId> = tips
+                .iter()
+                .zip(&kinds)
+                .filter(|(_, k)| **k == Some(gix::objs::Kind::Commit))
+                .map(|((_, id), _)| *id)
+                .collect();
+            CommitGraph::load(&repo, &commits, &[])
+        }
+    };
+    for message in &graph.errors {
+        on_error(message.clone());
+    }
+    let mut rank = vec![0u32; graph.len()];
+    for (i, &c) in graph.order.iter().enumerate() {
+        rank[c as usize] = i as u32;
+    }
+    let is_scoped = scope.range.is_some() || scope.branch.is_some() || scope.since_commit.is_some();
+
+    // Which refs reach each commit: bit sets propagated from children to parents.
+    let words = tips.len().div_ceil(64).max(1);
+    let reach: Vec<u64> = if all_refs {
+        let index: gix::hashtable::HashMap<ObjectId, u32> = graph
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i as u32))
+            .collect();
+        let mut bits = vec![0u64; graph.len() * words];
+        for (ri, (_, id)) in tips.iter().enumerate() {
+            if let Some(&c) = index.get(id) {
+                bits[c as usize * words + ri / 64] |= 1 << (ri % 64);
+            }
+        }
+        for &c in graph.order.iter().rev() {
+            for &p in &graph.parents[c as usize] {
+                for w in 0..words {
+                    let v = bits[c as usize * words + w];
+                    bits[p as usize * words + w] |= v;
+                }
+            }
+        }
+        bits
+    } else {
+        Vec::new()
+    };
+    let mut blob_refs: Vec<Vec<u64>> = if all_refs {
+        vec![vec![0u64; words]; blobs.len()]
+    } else {
+        Vec::new()
+    };
+    let mut record = |c: u32, b: u32, path: &[u8], out: &mut Vec<Provenance>| {
+        let b = b as usize;
+        out[b].occurrences += 1;
+        if first[b].is_none() {
+            first[b] = Some((c, path.into()));
+        }
+        if all_refs {
+            for w in 0..words {
+                blob_refs[b][w] |= reach[c as usize * words + w];
+            }
+        }
+    };
+
+    if is_scoped {
+        let errors = walk_introductions(&repo, &graph, |c, path, blob, bases| {
+            if let Some(&b) = wanted.get(&blob) {
+                record(c, b, path, &mut out);
+                out[b as usize]
+                    .bases
+                    .extend(bases.iter().map(|id| BlobId(*id)));
+            }
+        });
+        errors.into_iter().for_each(on_error);
+    } else {
+        // Expand the commits' root trees on all threads, each thread taking a run of adjacent
+        // commits (which share most subtrees), then attribute in order on this one.
+        let trees = TreeIndex::new(&wanted, on_error);
+        let mut seen = gix::hashtable::HashSet::default();
+        let roots: Vec<ObjectId> = graph
+            .order
+            .iter()
+            .map(|&c| graph.trees[c as usize])
+            .filter(|t| seen.insert(*t))
+            .collect();
+        roots.par_chunks(256).for_each_init(
+            || (source.repo(), Vec::new()),
+            |(repo, buf), chunk| {
+                for t in chunk {
+                    trees.hits(repo, *t, buf);
+                }
+            },
+        );
+        let mut buf = Vec::new();
+        for &c in &graph.order {
+            for (b, path) in trees.hits(&repo, graph.trees[c as usize], &mut buf).iter() {
+                record(c, *b, path, &mut out);
+            }
+        }
+        // Refs that name a tree or a blob directly (rare, e.g. `git tag key <blob>`).
+        for (ri, ((_, id), kind)) in tips.iter().zip(&kinds).enumerate() {
+            let hits: Vec<u32> = match kind {
+                Some(gix::objs::Kind::Tree) => trees
+                    .hits(&repo, *id, &mut buf)
+                    .iter()
+                    .map(|(b, _)| *b)
+                    .collect(),
+                Some(gix::objs::Kind::Blob) => wanted.get(id).copied().into_iter().collect(),
+                _ => continue,
+            };
+            for b in hits {
+                out[b as usize].occurrences += 1;
+                if all_refs {
+                    blob_refs[b as usize][ri / 64] |= 1 << (ri % 64);
+                }
+            }
+        }
+    }
+
+    for (b, intro) in first.into_iter().enumerate() {
+        if let Some((c, path)) = intro {
+            let mut intro = introduction(&repo, graph.ids[c as usize], path)?;
+            intro.rank = rank[c as usize];
+            out[b].introduced = Some(intro);
+        }
+        out[b].bases.sort();
+        out[b].bases.dedup();
+        if all_refs {
+            out[b].refs = (0..tips.len())
+                .filter(|ri| blob_refs[b][ri / 64] & (1 << (ri % 64)) != 0)
+                .map(|ri| tips[ri].0.clone())
+                .collect();
+        }
+    }
+    Ok(blobs.iter().copied().zip(out).collect())
+}
+
+fn introduction(repo: &gix::Repository, id: ObjectId, path: BString) -> Result<Introduction> {
+    let err = |e: gix::Error| Error::Git {
+        context: format!("commit {id} cannot be read"),
+        source: Box::new(e),
+    };
+    let commit = repo.find_commit(id).map_err(err)?;
+    let author = commit.author().map_err(err)?;
+    let time = author.time().map_err(err)?;
+    // As `git log --format=%aI` prints it: RFC 3339, with `Z` for UTC.
+    let date = if time.offset == 0 {
+        time.format_or_unix(gix::date::time::CustomFormat::new("%Y-%m-%dT%H:%M:%SZ"))
+    } else {
+        time.format_or_unix(gix::date::time::format::ISO8601_STRICT)
+    };
+    Ok(Introduction {
+        commit: id,
+        author: format!("{} <{}>", author.name, author.email),
+        date,
+        path: path.to_str_lossy().into_owned(),
+        rank: 0,
+    })
+}
