@@ -22,24 +22,27 @@ pub struct BlobMatch {
     pub secret: String,
     /// The whole matched text.
     pub matched: String,
-    /// 1-based line of the start of the match.
+    /// 1-based line of the start of the secret.
     pub line: usize,
-    /// 1-based column (in characters) of the start of the match.
+    /// 1-based column (in characters) of the start of the secret.
     pub column: usize,
     /// Byte offset of the match within the blob.
     pub offset: usize,
 }
 
 impl BlobMatch {
-    /// Locates `m` within `bytes`.
+    /// Locates `m` within `bytes`: line and column are those of the secret itself, which for a
+    /// multi-line match (a k8s `name:`/`value:` pair, a call spread over lines) is where the user
+    /// has to look.
     pub fn locate(bytes: &[u8], m: &Match) -> BlobMatch {
-        let before = &bytes[..m.span.start];
+        let at = m.secret_span.start.min(m.span.end);
+        let before = &bytes[..at];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
         let line_start = before
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |p| p + 1);
-        let column = String::from_utf8_lossy(&bytes[line_start..m.span.start])
+        let column = String::from_utf8_lossy(&bytes[line_start..at])
             .chars()
             .count()
             + 1;

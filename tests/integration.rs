@@ -2,6 +2,7 @@
 //! covers one area and runs the real `keysweep` binary or the library's public API.
 
 mod cli;
+mod django_corpus;
 mod history;
 mod precision;
 mod rules;

@@ -75,10 +75,11 @@ pub fn meets_entropy(s: &str, t: &EntropyThresholds) -> bool {
     min.is_none_or(|m| shannon_entropy(s) >= m)
 }
 
-/// `%(name)s` interpolation and a whole-value `$(command)` substitution. Bare `%(` and `$(` are not
-/// enough: both occur in about 4% of random keys from Django's generator alphabet.
+/// `%(name)s` interpolation, a whole-value `$(command)` substitution, and a `<described-value>`
+/// anywhere in the value. Bare `%(` and `$(` are not enough: both occur in about 4% of random keys
+/// from Django's generator alphabet.
 static TEMPLATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"%\([A-Za-z_]\w*\)[sdifr]|^\$\([^()]*\)$")
+    Regex::new(r"%\([A-Za-z_]\w*\)[sdifr]|^\$\([^()]*\)$|<[A-Za-z][A-Za-z0-9 _.-]*>")
         .expect("the template pattern is a valid regex")
 });
 
@@ -165,6 +166,7 @@ mod tests {
             "django-insecure-CHANGE_ME",
             "%(key)s",
             "$(vault read x)",
+            "django-insecure-<random-50-chars>",
             "aaaaaaaaaaaaaaa",
         ] {
             assert!(is_placeholder(p), "{p}");

@@ -4,21 +4,24 @@
 //! reported once, by the most specific rule.
 
 pub mod filters;
+pub mod memo;
 pub mod prefilter;
 
 use std::ops::Range;
 
-use crate::rules::{Rule, RuleIdx, RuleSet, Severity};
+use crate::rules::{Category, Rule, RuleIdx, RuleSet, Severity};
+use memo::{content_hash, Table};
 use prefilter::Prefilter;
 
-/// Blobs up to this size are searched whole by each candidate rule; larger ones only in windows
-/// around keyword hits, so a multi-megabyte bundle with one keyword costs one small regex search.
-const WHOLE_BLOB_LIMIT: usize = 256 * 1024;
-/// How far before a keyword hit a match may start (then widened to the start of the line).
-const WINDOW_BEFORE: usize = 4 * 1024;
-/// How far after a keyword hit a match may end (then widened to the end of the line). Large enough
-/// for a PEM block of an 8192-bit RSA key or a large PGP key block.
-const WINDOW_AFTER: usize = 64 * 1024;
+/// How far before a keyword hit a match may start (then widened to the start of the line). A
+/// rule's regex runs only in such windows around its keyword hits, so a multi-megabyte bundle with
+/// one keyword costs one small regex search, and unchanged text in near-copy blobs is recognised.
+const WINDOW_BEFORE: usize = 512;
+/// How far after a keyword hit a match may end (then widened to the end of the line): room for a
+/// Django key split over many concatenated literals.
+const WINDOW_AFTER: usize = 2 * 1024;
+/// The same for private-key rules: a PEM block of an 8192-bit RSA key or a large PGP key block.
+const WINDOW_AFTER_KEY_BLOCK: usize = 64 * 1024;
 
 /// One confirmed match of one rule in one blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,12 +38,25 @@ pub struct Match {
     pub severity: Severity,
 }
 
-/// Matches blobs against a [`RuleSet`]. Cheap to share between threads.
+/// A confirmed match relative to the window it was found in: what the window memo keeps.
+#[derive(Debug)]
+struct WindowMatch {
+    span: Range<usize>,
+    secret_span: Range<usize>,
+    secret: String,
+    severity: Severity,
+}
+
+/// Matches blobs against a [`RuleSet`]. Shared by all threads of a scan.
 #[derive(Debug)]
 pub struct Matcher<'r> {
     rules: &'r RuleSet,
     prefilter: Prefilter,
     use_prefilter: bool,
+    /// Keyword hits per distinct chunk of text.
+    chunk_hits: Table<u128, Vec<prefilter::Hit>>,
+    /// Confirmed matches per (distinct window of text, rule).
+    window_matches: Table<(u128, u32), Vec<WindowMatch>>,
 }
 
 impl<'r> Matcher<'r> {
@@ -50,6 +66,8 @@ impl<'r> Matcher<'r> {
             rules,
             prefilter: Prefilter::new(rules),
             use_prefilter: true,
+            chunk_hits: Table::default(),
+            window_matches: Table::default(),
         }
     }
 
@@ -69,8 +87,23 @@ impl<'r> Matcher<'r> {
     pub fn scan(&self, bytes: &[u8]) -> Vec<Match> {
         let mut found = Vec::new();
         if self.use_prefilter {
-            let mut hits = self.prefilter.hits(bytes);
-            for (idx, positions) in hits.by_rule.iter_mut().enumerate() {
+            let mut by_rule: Vec<Vec<(usize, usize)>> = Vec::new();
+            for chunk in memo::chunks(bytes) {
+                let text = &bytes[chunk.clone()];
+                let key = content_hash(text);
+                let hits = self
+                    .chunk_hits
+                    .get_or_compute(key, key, || self.prefilter.hits(text));
+                for h in hits.iter() {
+                    if by_rule.is_empty() {
+                        by_rule = vec![Vec::new(); self.rules.rules().len()];
+                    }
+                    let (start, end) =
+                        (chunk.start + h.start as usize, chunk.start + h.end as usize);
+                    by_rule[h.rule as usize].push((start, end));
+                }
+            }
+            for (idx, positions) in by_rule.iter_mut().enumerate() {
                 if positions.is_empty() {
                     continue;
                 }
@@ -88,32 +121,42 @@ impl<'r> Matcher<'r> {
         resolve_overlaps(self.rules, found)
     }
 
-    /// Runs rule `idx` around its keyword hits (sorted by start).
+    /// Runs rule `idx` in the windows around its keyword hits (sorted by start); a rule without
+    /// keywords runs over the whole blob.
     fn confirm(&self, idx: RuleIdx, bytes: &[u8], hits: &[(usize, usize)], out: &mut Vec<Match>) {
         let rule = self.rules.rule(idx);
-        let compiled = rule.compiled();
-        let windows: Vec<Range<usize>> = if bytes.len() <= WHOLE_BLOB_LIMIT || hits.is_empty() {
+        let windows: Vec<Range<usize>> = if hits.is_empty() {
             std::iter::once(0..bytes.len()).collect()
         } else {
-            windows_around(bytes, hits)
+            let after = if rule.categories.contains(&Category::PrivateKey) {
+                WINDOW_AFTER_KEY_BLOCK
+            } else {
+                WINDOW_AFTER
+            };
+            windows_around(bytes, hits, after)
         };
         for window in windows {
-            for caps in compiled.pattern.captures_iter(&bytes[window.clone()]) {
-                let (Some(whole), Some(secret)) = (caps.get(0), caps.get(compiled.secret_group))
-                else {
-                    continue;
-                };
-                let span = window.start + whole.start()..window.start + whole.end();
-                let has_keyword = rule.keywords.is_empty()
-                    || hits.iter().any(|&(s, e)| s >= span.start && e <= span.end);
-                if !has_keyword {
-                    continue;
-                }
-                let secret_span = window.start + secret.start()..window.start + secret.end();
-                if let Some(m) = accept(rule, idx, bytes, span, secret_span) {
-                    out.push(m);
-                }
-            }
+            let text = &bytes[window.clone()];
+            let key = content_hash(text);
+            // The hits wholly inside the window are exactly the keyword occurrences in its text,
+            // so the result is a function of the text alone and can be shared between blobs.
+            let matches = self
+                .window_matches
+                .get_or_compute((key, idx as u32), key, || {
+                    let local: Vec<(usize, usize)> = hits
+                        .iter()
+                        .filter(|&&(s, e)| s >= window.start && e <= window.end)
+                        .map(|&(s, e)| (s - window.start, e - window.start))
+                        .collect();
+                    confirm_window(rule, text, &local)
+                });
+            out.extend(matches.iter().map(|m| Match {
+                rule: idx,
+                span: window.start + m.span.start..window.start + m.span.end,
+                secret_span: window.start + m.secret_span.start..window.start + m.secret_span.end,
+                secret: m.secret.clone(),
+                severity: m.severity,
+            }));
         }
     }
 
@@ -128,19 +171,53 @@ impl<'r> Matcher<'r> {
             if !contains_keyword(rule, whole.as_bytes()) {
                 continue;
             }
-            if let Some(m) = accept(rule, idx, bytes, whole.range(), secret.range()) {
-                out.push(m);
+            if let Some((text, severity)) = accept(rule, bytes, whole.range(), secret.range()) {
+                out.push(Match {
+                    rule: idx,
+                    span: whole.range(),
+                    secret_span: secret.range(),
+                    secret: text,
+                    severity,
+                });
             }
         }
     }
 }
 
+/// Runs `rule` over one window's `text`, given the keyword hits inside it; spans are relative to
+/// the window.
+fn confirm_window(rule: &Rule, text: &[u8], hits: &[(usize, usize)]) -> Vec<WindowMatch> {
+    let compiled = rule.compiled();
+    let mut out = Vec::new();
+    for caps in compiled.pattern.captures_iter(text) {
+        let (Some(whole), Some(secret)) = (caps.get(0), caps.get(compiled.secret_group)) else {
+            continue;
+        };
+        let span = whole.range();
+        let has_keyword =
+            rule.keywords.is_empty() || hits.iter().any(|&(s, e)| s >= span.start && e <= span.end);
+        if !has_keyword {
+            continue;
+        }
+        let secret_span = secret.range();
+        if let Some((secret, severity)) = accept(rule, text, span.clone(), secret_span.clone()) {
+            out.push(WindowMatch {
+                span,
+                secret_span,
+                secret,
+                severity,
+            });
+        }
+    }
+    out
+}
+
 /// Merged windows around keyword hits, widened to whole lines.
-fn windows_around(bytes: &[u8], hits: &[(usize, usize)]) -> Vec<Range<usize>> {
+fn windows_around(bytes: &[u8], hits: &[(usize, usize)], after: usize) -> Vec<Range<usize>> {
     let mut windows: Vec<Range<usize>> = Vec::new();
     for &(start, end) in hits {
         let lo = line_start(bytes, start.saturating_sub(WINDOW_BEFORE));
-        let hi = line_end(bytes, (end + WINDOW_AFTER).min(bytes.len()));
+        let hi = line_end(bytes, (end + after).min(bytes.len()));
         match windows.last_mut() {
             Some(last) if lo <= last.end => last.end = last.end.max(hi),
             _ => windows.push(lo..hi),
@@ -177,16 +254,16 @@ fn contains_keyword(rule: &Rule, haystack: &[u8]) -> bool {
         })
 }
 
-/// Applies the rule's filters to one regex match.
+/// Applies the rule's filters to one regex match in `bytes`: the secret and its severity, or
+/// `None` when a filter drops it.
 fn accept(
     rule: &Rule,
-    idx: RuleIdx,
     bytes: &[u8],
     span: Range<usize>,
     secret_span: Range<usize>,
-) -> Option<Match> {
+) -> Option<(String, Severity)> {
     let c = rule.compiled();
-    let raw = String::from_utf8_lossy(&bytes[secret_span.clone()]);
+    let raw = String::from_utf8_lossy(&bytes[secret_span]);
     let secret = if rule.concat {
         filters::join_literals(&raw)
     } else {
@@ -221,13 +298,7 @@ fn accept(
     } else {
         rule.severity
     };
-    Some(Match {
-        rule: idx,
-        span,
-        secret_span,
-        secret,
-        severity,
-    })
+    Some((secret, severity))
 }
 
 /// Keeps one match per secret: where secret spans overlap, the more specific rule wins: non-generic

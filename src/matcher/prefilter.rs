@@ -9,11 +9,12 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::rules::{RuleIdx, RuleSet};
 
-/// Keyword hits in one blob: for each rule, the `(start, end)` of every keyword occurrence.
-#[derive(Debug, Default)]
-pub struct Hits {
-    /// Indexed by [`RuleIdx`]; empty for rules with no hit.
-    pub by_rule: Vec<Vec<(usize, usize)>>,
+/// One keyword occurrence: the rule it belongs to and its byte span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub rule: u32,
+    pub start: u32,
+    pub end: u32,
 }
 
 /// The compiled keyword automata.
@@ -22,7 +23,6 @@ pub struct Prefilter {
     automata: Vec<Automaton>,
     /// Rules with no keyword: candidates for every blob.
     always: Vec<RuleIdx>,
-    rule_count: usize,
 }
 
 #[derive(Debug)]
@@ -92,11 +92,7 @@ impl Prefilter {
         .into_iter()
         .flatten()
         .collect();
-        Prefilter {
-            automata,
-            always,
-            rule_count: rules.rules().len(),
-        }
+        Prefilter { automata, always }
     }
 
     /// Rules that run on every blob because they have no keyword.
@@ -104,19 +100,21 @@ impl Prefilter {
         &self.always
     }
 
-    /// Finds every keyword occurrence (overlapping ones included) in `bytes`.
-    pub fn hits(&self, bytes: &[u8]) -> Hits {
-        let mut by_rule: Vec<Vec<(usize, usize)>> = Vec::new();
+    /// Finds every keyword occurrence (overlapping ones included) in `bytes`, once per rule that
+    /// uses the keyword. Offsets are `u32`: callers pass chunks, which are far smaller than 4 GiB.
+    pub fn hits(&self, bytes: &[u8]) -> Vec<Hit> {
+        let mut out = Vec::new();
         for automaton in &self.automata {
             for m in automaton.ac.find_overlapping_iter(bytes) {
-                if by_rule.is_empty() {
-                    by_rule = vec![Vec::new(); self.rule_count];
-                }
                 for &rule in &automaton.rules_of[m.pattern().as_usize()] {
-                    by_rule[rule].push((m.start(), m.end()));
+                    out.push(Hit {
+                        rule: rule as u32,
+                        start: m.start() as u32,
+                        end: m.end() as u32,
+                    });
                 }
             }
         }
-        Hits { by_rule }
+        out
     }
 }

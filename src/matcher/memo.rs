@@ -1,0 +1,138 @@
+//! Content-addressed memo tables that make matching scale with *new* bytes rather than total bytes.
+//!
+//! Most blobs of a history are near-copies of one another (shared/DESIGN.md: 2.92 GB of Django
+//! blobs come from a 225 MB pack). A blob is cut into content-defined chunks at line ends; keyword
+//! hits are computed once per distinct chunk, and each rule's regex result once per distinct
+//! window of text around its hits. Both are pure functions of the bytes hashed, so results do not
+//! depend on which thread got there first, or on the order blobs arrive in.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+use xxhash_rust::xxh3::xxh3_128;
+
+/// Lines end a chunk when a hash of their first bytes has these low bits clear (about one line in
+/// eight), so chunk boundaries depend only on nearby content and survive edits elsewhere.
+const BOUNDARY_MASK: u64 = 0b111;
+/// A chunk is at least this long before a line end may close it, so chunk bookkeeping stays small
+/// next to the bytes.
+const MIN_CHUNK: usize = 512;
+/// A chunk is cut at the next line end past this length even without a content-defined boundary.
+const MAX_CHUNK: usize = 16 * 1024;
+/// Bounds each table; past it, new results are computed but no longer remembered.
+const MAX_ENTRIES: usize = 4_000_000;
+const SHARDS: usize = 64;
+
+/// Splits `bytes` into chunks that end at line ends, with content-defined boundaries.
+pub fn chunks(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut line_start = 0;
+    for nl in memchr::memchr_iter(b'\n', bytes) {
+        let end = nl + 1;
+        let len = end - start;
+        if len >= MIN_CHUNK {
+            let line = &bytes[line_start..end.min(line_start + 32)];
+            if len >= MAX_CHUNK || fx(line) & BOUNDARY_MASK == 0 {
+                out.push(start..end);
+                start = end;
+            }
+        }
+        line_start = end;
+    }
+    if start < bytes.len() {
+        out.push(start..bytes.len());
+    }
+    out
+}
+
+/// A small, fast, deterministic hash for boundary decisions (FxHash's mixing step).
+fn fx(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0u64, |h, &b| {
+        (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+    })
+}
+
+/// The 128-bit content hash that keys the tables.
+pub fn content_hash(bytes: &[u8]) -> u128 {
+    xxh3_128(bytes)
+}
+
+/// A sharded, bounded map from content keys to shared results.
+#[derive(Debug)]
+pub struct Table<K, V> {
+    shards: Vec<Mutex<HashMap<K, Arc<V>>>>,
+}
+
+impl<K: Hash + Eq + Copy, V> Default for Table<K, V> {
+    fn default() -> Self {
+        Table {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Copy, V> Table<K, V> {
+    /// The remembered value for `key`, or `compute()` (remembered while the table has room).
+    pub fn get_or_compute(&self, key: K, shard: u128, compute: impl FnOnce() -> V) -> Arc<V> {
+        let shard = &self.shards[(shard as usize) % SHARDS];
+        if let Some(v) = lock(shard).get(&key) {
+            return v.clone();
+        }
+        let v = Arc::new(compute());
+        let mut map = lock(shard);
+        if map.len() < MAX_ENTRIES / SHARDS {
+            map.entry(key).or_insert_with(|| v.clone());
+        }
+        v
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Entries are inserted whole, so a poisoned shard is still consistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_the_input_and_end_at_line_ends() {
+        let text: String = (0..2000)
+            .map(|i| format!("line {i} of some text\n"))
+            .collect();
+        let bytes = text.as_bytes();
+        let cs = chunks(bytes);
+        assert!(cs.len() > 5, "{}", cs.len());
+        assert_eq!(cs[0].start, 0);
+        assert_eq!(cs.last().map(|c| c.end), Some(bytes.len()));
+        for w in cs.windows(2) {
+            assert_eq!(w[0].end, w[1].start);
+            assert_eq!(bytes[w[0].end - 1], b'\n');
+        }
+    }
+
+    #[test]
+    fn an_edit_changes_only_nearby_chunks() {
+        let text: String = (0..4000)
+            .map(|i| format!("value_{i} = compute({i})\n"))
+            .collect();
+        let mut edited = text.clone();
+        edited.insert_str(text.len() / 2, "INSERTED LINE\n");
+        let hashes = |t: &str| -> Vec<u128> {
+            chunks(t.as_bytes())
+                .into_iter()
+                .map(|r| content_hash(&t.as_bytes()[r]))
+                .collect()
+        };
+        let (a, b) = (hashes(&text), hashes(&edited));
+        let shared = b.iter().filter(|h| a.contains(h)).count();
+        assert!(
+            shared + 3 >= a.len(),
+            "only {shared} of {} chunks survive an edit",
+            a.len()
+        );
+    }
+}
