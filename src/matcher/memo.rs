@@ -17,29 +17,33 @@ use xxhash_rust::xxh3::xxh3_128;
 const BOUNDARY_MASK: u64 = 0b111;
 /// A chunk is at least this long before a line end may close it, so chunk bookkeeping stays small
 /// next to the bytes.
-const MIN_CHUNK: usize = 512;
+const MIN_CHUNK: usize = 1024;
 /// A chunk is cut at the next line end past this length even without a content-defined boundary.
 const MAX_CHUNK: usize = 16 * 1024;
 /// Bounds each table; past it, new results are computed but no longer remembered.
 const MAX_ENTRIES: usize = 4_000_000;
 const SHARDS: usize = 64;
 
-/// Splits `bytes` into chunks that end at line ends, with content-defined boundaries.
+/// Splits `bytes` into chunks that end at line ends, with content-defined boundaries: past
+/// `MIN_CHUNK` bytes, a line end closes the chunk when a hash of the bytes just before it has its
+/// low bits clear. Lines shorter than the minimum are skipped over without being looked at.
 pub fn chunks(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
-    let mut line_start = 0;
-    for nl in memchr::memchr_iter(b'\n', bytes) {
-        let end = nl + 1;
-        let len = end - start;
-        if len >= MIN_CHUNK {
-            let line = &bytes[line_start..end.min(line_start + 32)];
-            if len >= MAX_CHUNK || fx(line) & BOUNDARY_MASK == 0 {
-                out.push(start..end);
-                start = end;
-            }
+    let mut pos = MIN_CHUNK;
+    while pos < bytes.len() {
+        let Some(nl) = memchr::memchr(b'\n', &bytes[pos..]) else {
+            break;
+        };
+        let end = pos + nl + 1;
+        let tail = &bytes[end.saturating_sub(33).max(start)..end - 1];
+        if end - start >= MAX_CHUNK || fx(tail) & BOUNDARY_MASK == 0 {
+            out.push(start..end);
+            start = end;
+            pos = end + MIN_CHUNK;
+        } else {
+            pos = end;
         }
-        line_start = end;
     }
     if start < bytes.len() {
         out.push(start..bytes.len());

@@ -227,17 +227,11 @@ fn windows_around(bytes: &[u8], hits: &[(usize, usize)], after: usize) -> Vec<Ra
 }
 
 fn line_start(bytes: &[u8], pos: usize) -> usize {
-    bytes[..pos]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1)
+    memchr::memrchr(b'\n', &bytes[..pos]).map_or(0, |p| p + 1)
 }
 
 fn line_end(bytes: &[u8], pos: usize) -> usize {
-    bytes[pos..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(bytes.len(), |p| pos + p)
+    memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |p| pos + p)
 }
 
 fn contains_keyword(rule: &Rule, haystack: &[u8]) -> bool {
