@@ -35,6 +35,105 @@ pub enum Command {
     /// List or check detection rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Move credential literals out of Django settings into .env (working tree only).
+    #[command(after_help = FIX_HELP)]
+    Fix(FixArgs),
+    /// Write a `git filter-repo --replace-text` file for the secrets found and print the commands.
+    #[command(after_help = PURGE_HELP)]
+    PurgePlan(PurgePlanArgs),
+}
+
+const FIX_HELP: &str =
+    "Replaces SECRET_KEY, DATABASES passwords, EMAIL_HOST_PASSWORD, AWS keys and \
+other credential literals in Django settings with environment lookups, writes a NEW random \
+SECRET_KEY and the other values to .env (mode 0600, never overwriting an entry), adds .env to \
+.gitignore and the names to .env.example. Never touches history; a second run changes nothing. \
+Exit codes: 0 = done (or nothing to do); 2 = error.";
+
+const PURGE_HELP: &str = "Scans PATH (history included), writes the expressions file (default: \
+.git/keysweep-purge.txt, mode 0600) and prints the commands to rewrite a fresh mirror clone with \
+git filter-repo, verify it with keysweep and force-push it. Runs nothing itself. Exit codes: \
+0 = nothing to purge; 1 = plan written; 2 = error.";
+
+/// How `keysweep fix` makes settings read the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StyleArg {
+    /// django-environ if the project already uses it, else os.environ.
+    Auto,
+    /// django-environ: `env("VAR")`, with `environ.Env.read_env(BASE_DIR / ".env")`.
+    Environ,
+    /// `os.environ["VAR"]` (something else loads .env into the environment).
+    Os,
+}
+
+impl From<StyleArg> for crate::fix::Style {
+    fn from(s: StyleArg) -> Self {
+        match s {
+            StyleArg::Auto => crate::fix::Style::Auto,
+            StyleArg::Environ => crate::fix::Style::Environ,
+            StyleArg::Os => crate::fix::Style::Os,
+        }
+    }
+}
+
+/// `keysweep fix ...`
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// Project directory (or one settings file).
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Print a unified diff of the changes (values masked) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How the settings read the environment.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub style: StyleArg,
+}
+
+/// `keysweep purge-plan ...`
+#[derive(Debug, Args)]
+pub struct PurgePlanArgs {
+    /// Repository to scan (history included).
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Where to write the expressions file (default: .git/keysweep-purge.txt).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: RuleSelectArgs,
+}
+
+impl PurgePlanArgs {
+    /// The scan that collects the secrets: history and working tree, secrets in full.
+    pub fn scan_config(&self) -> Result<ScanConfig> {
+        ScanArgs {
+            path: self.path.clone(),
+            format: FormatArg::Json,
+            output: None,
+            show_secrets: true,
+            redact: false,
+            no_ignore: false,
+            max_file_size: None,
+            max_blob_size: None,
+            threads: 0,
+            quiet: true,
+            no_history: false,
+            history_only: false,
+            range: None,
+            since_commit: None,
+            branch: None,
+            all_provenance: false,
+            baseline: None,
+            no_prefilter: false,
+            rules: RuleSelectArgs {
+                rule_files: self.rules.rule_files.clone(),
+                disable: self.rules.disable.clone(),
+                config: self.rules.config.clone(),
+                no_default_rules: self.rules.no_default_rules,
+            },
+        }
+        .into_config()
+    }
 }
 
 /// `keysweep rules ...`

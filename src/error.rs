@@ -40,6 +40,8 @@ pub enum Error {
     Config(String),
     /// Writing output failed.
     Io(std::io::Error),
+    /// `keysweep fix` could not read or write a file (or refused to leave the repository).
+    Fix(crate::fix::FixError),
 }
 
 /// `Result` with this crate's [`Error`] as the default error type.
@@ -69,6 +71,7 @@ impl fmt::Display for Error {
             Error::Git { context, source } => write!(f, "{context}: {source}"),
             Error::Config(msg) => write!(f, "{msg}"),
             Error::Io(e) => write!(f, "{e}"),
+            Error::Fix(e) => write!(f, "{e}"),
         }
     }
 }
@@ -81,8 +84,15 @@ impl std::error::Error for Error {
             Error::RulePattern { source, .. } => Some(source),
             Error::Git { source, .. } => Some(source.as_ref()),
             Error::Io(e) => Some(e),
+            Error::Fix(e) => Some(e),
             Error::InvalidRules(_) | Error::NotARepository { .. } | Error::Config(_) => None,
         }
+    }
+}
+
+impl From<crate::fix::FixError> for Error {
+    fn from(e: crate::fix::FixError) -> Self {
+        Error::Fix(e)
     }
 }
 

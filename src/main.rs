@@ -72,6 +72,74 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
                 Exit::Findings
             })
         }
+        Command::Fix(args) => {
+            let input = keysweep::fix::FixInput::load(&args.path)?;
+            let opts = keysweep::fix::FixOptions {
+                style: args.style.into(),
+            };
+            let plan = keysweep::fix::plan(&input, &opts);
+            let mut out = std::io::stdout().lock();
+            if args.dry_run {
+                write!(out, "{}{}", plan.diff(), plan.summary())?;
+            } else {
+                let applied = keysweep::fix::apply(&plan)?;
+                write!(out, "{}", plan.summary())?;
+                for w in &applied.warnings {
+                    writeln!(out, "warning: {w}")?;
+                }
+            }
+            Ok(Exit::Clean)
+        }
+        Command::PurgePlan(args) => {
+            use keysweep::purge::{self, PurgePlan, PurgeSecret};
+            let config = args.scan_config()?;
+            let diags = Diagnostics::new(true);
+            let outcome = keysweep::scan::run(&config, &diags)?;
+            let secrets: Vec<PurgeSecret<'_>> = outcome
+                .findings
+                .iter()
+                .map(|f| PurgeSecret {
+                    secret: &f.secret,
+                    rule_id: f.rule_id.as_str(),
+                    path: f.path.as_deref(),
+                    commit: f.commit.as_deref(),
+                    matched: Some(&f.matched),
+                })
+                .collect();
+            let plan = PurgePlan::new(&secrets);
+            let mut out = std::io::stdout().lock();
+            if plan.secrets == 0 {
+                write!(
+                    out,
+                    "{}",
+                    plan.instructions(
+                        &purge::Target::detect(&args.path),
+                        std::path::Path::new("-")
+                    )
+                )?;
+                return Ok(if diags.has_errors() {
+                    Exit::Error
+                } else {
+                    Exit::Clean
+                });
+            }
+            let file = args
+                .out
+                .clone()
+                .unwrap_or_else(|| purge::default_out(&args.path));
+            let file =
+                purge::write_expressions(&file, &plan).map_err(|source| keysweep::Error::Path {
+                    path: file.clone(),
+                    source,
+                })?;
+            let target = purge::Target::detect(&args.path);
+            write!(out, "{}", plan.instructions(&target, &file))?;
+            Ok(if diags.has_errors() {
+                Exit::Error
+            } else {
+                Exit::Findings
+            })
+        }
         Command::Rules(RulesCommand::List(sel)) => {
             let (set, _) = keysweep::config::load_rules(&sel.to_options(), None)?;
             print_rule_list(&set)?;

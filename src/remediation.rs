@@ -13,6 +13,9 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::finding::Finding;
+use crate::rules::RuleSet;
+
 /// One `remediations:` entry of a pattern file.
 ///
 /// ```yaml
@@ -137,7 +140,9 @@ impl RemediationSpec {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
         {
-            out.push(format!("remediation id {id:?} must be non-empty [a-z0-9._-]"));
+            out.push(format!(
+                "remediation id {id:?} must be non-empty [a-z0-9._-]"
+            ));
         }
         if self.summary.trim().is_empty() {
             out.push(format!("remediation {id}: empty summary"));
@@ -145,7 +150,9 @@ impl RemediationSpec {
             out.push(format!("remediation {id}: summary must be one line"));
         }
         if self.unlocks.as_deref().is_none_or(|s| s.trim().is_empty()) {
-            out.push(format!("remediation {id}: missing `unlocks` (what the credential gives)"));
+            out.push(format!(
+                "remediation {id}: missing `unlocks` (what the credential gives)"
+            ));
         }
         if self.rotate.is_empty() {
             out.push(format!("remediation {id}: missing `rotate` steps"));
@@ -159,7 +166,9 @@ impl RemediationSpec {
             }
         }
         if self.breaks.is_empty() {
-            out.push(format!("remediation {id}: missing `breaks` (what rotation breaks)"));
+            out.push(format!(
+                "remediation {id}: missing `breaks` (what rotation breaks)"
+            ));
         }
         match &self.env {
             None => out.push(format!("remediation {id}: missing `env` advice")),
@@ -181,7 +190,9 @@ impl RemediationSpec {
 
 fn check_link(id: &str, field: &str, link: &str, out: &mut Vec<String>) {
     if !link.starts_with("https://") || link.contains(char::is_whitespace) {
-        out.push(format!("remediation {id}: {field}: {link:?} is not an https:// link"));
+        out.push(format!(
+            "remediation {id}: {field}: {link:?} is not an https:// link"
+        ));
     }
 }
 
@@ -240,6 +251,9 @@ pub struct Step {
     pub links: Vec<String>,
     /// Code to paste.
     pub snippets: Vec<Snippet>,
+    /// The rotation steps of the remediation entry, in order (rotate step only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub substeps: Vec<RotateStep>,
 }
 
 /// The remediation of one leaked secret: a rule's [`RemediationSpec`] applied to its [`Context`].
@@ -276,14 +290,11 @@ impl RemediationPlan {
                 "Rotate it: anyone who saw this file may have copied it"
             },
         );
-        for r in &spec.rotate {
-            rotate.details.push(r.step.trim().to_owned());
-            rotate.commands.extend(r.command.iter().map(|c| c.trim().to_owned()));
-            rotate.links.extend(r.url.iter().cloned());
-            rotate.links.extend(r.docs.iter().cloned());
-        }
+        rotate.substeps = spec.rotate.clone();
         if !spec.breaks.is_empty() {
-            rotate.details.push(format!("Rotating breaks: {}", join_items(&spec.breaks)));
+            rotate
+                .details
+                .push(format!("Rotating breaks: {}", join_items(&spec.breaks)));
         }
         steps.push(rotate);
 
@@ -318,7 +329,8 @@ impl RemediationPlan {
             ),
         }
         if let Some(advice) = &spec.env {
-            env.details.extend(advice.note.iter().map(|n| n.trim().to_owned()));
+            env.details
+                .extend(advice.note.iter().map(|n| n.trim().to_owned()));
             env.snippets.extend(advice.snippets.iter().cloned());
         }
         env.details.push(
@@ -340,7 +352,12 @@ impl RemediationPlan {
             );
             let mut where_ = String::from("It is in history");
             if ctx.commits > 0 {
-                let _ = write!(where_, " ({} commit{})", ctx.commits, if ctx.commits == 1 { "" } else { "s" });
+                let _ = write!(
+                    where_,
+                    " ({} commit{})",
+                    ctx.commits,
+                    if ctx.commits == 1 { "" } else { "s" }
+                );
             }
             if let Some(commit) = ctx.introduced_in {
                 let _ = write!(where_, ", introduced in {}", short_sha(commit));
@@ -352,9 +369,15 @@ impl RemediationPlan {
                  ref keeps the old commits. Rotation is what protects you; purging stops further spread."
                     .to_owned(),
             );
-            purge.details.extend(spec.purge.note.iter().map(|n| n.trim().to_owned()));
-            purge.commands.push(format!("keysweep purge-plan {scan_root}"));
-            purge.links.push("https://github.com/newren/git-filter-repo".to_owned());
+            purge
+                .details
+                .extend(spec.purge.note.iter().map(|n| n.trim().to_owned()));
+            purge
+                .commands
+                .push(format!("keysweep purge-plan {scan_root}"));
+            purge
+                .links
+                .push("https://github.com/newren/git-filter-repo".to_owned());
             steps.push(purge);
         }
 
@@ -362,7 +385,9 @@ impl RemediationPlan {
         verify
             .details
             .push("Check that the old value is rejected by the service (try it once).".to_owned());
-        verify.commands.push(format!("keysweep scan --no-history {scan_root}"));
+        verify
+            .commands
+            .push(format!("keysweep scan --no-history {scan_root}"));
         if ctx.in_history {
             verify.commands.push(format!("keysweep scan {scan_root}"));
         }
@@ -389,6 +414,21 @@ impl RemediationPlan {
         for (n, step) in self.steps.iter().enumerate() {
             let _ = writeln!(out, "{indent}{}. {}", n + 1, step.title);
             let sub = format!("{indent}   ");
+            for (i, r) in step.substeps.iter().enumerate() {
+                let letter = char::from(b'a' + (i % 26) as u8);
+                let _ = writeln!(out, "{sub}{letter}) {}", r.step.trim());
+                if let Some(c) = &r.command {
+                    for line in c.trim_end().lines() {
+                        let _ = writeln!(out, "{sub}     $ {line}");
+                    }
+                }
+                if let Some(u) = &r.url {
+                    let _ = writeln!(out, "{sub}     console: {u}");
+                }
+                if let Some(d) = &r.docs {
+                    let _ = writeln!(out, "{sub}     docs: {d}");
+                }
+            }
             for d in &step.details {
                 let _ = writeln!(out, "{sub}- {d}");
             }
@@ -421,12 +461,17 @@ impl Step {
             commands: Vec::new(),
             links: Vec::new(),
             snippets: Vec::new(),
+            substeps: Vec::new(),
         }
     }
 }
 
 fn join_items(items: &[String]) -> String {
-    items.iter().map(|s| s.trim().trim_end_matches('.')).collect::<Vec<_>>().join("; ")
+    items
+        .iter()
+        .map(|s| s.trim().trim_end_matches('.'))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn short_sha(sha: &str) -> &str {
@@ -435,6 +480,119 @@ fn short_sha(sha: &str) -> &str {
 
 fn is_python_settings(path: &str) -> bool {
     path.ends_with(".py") && path.contains("settings")
+}
+
+/// One leaked secret with every place it was seen: the unit of the human report (one secret found
+/// in 40 commits is one problem) and of the structured steps in JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretGroup {
+    /// Rule of the first finding (the most severe one when several rules found the secret).
+    pub rule_id: String,
+    /// The secret as it appears in the findings (masked if they were redacted).
+    pub secret: String,
+    /// Every `(path, line, commit)` where it was found, in input order.
+    pub locations: Vec<SecretLocation>,
+    /// Full sha of the earliest commit (by author date) that carries it.
+    pub introduced_in: Option<String>,
+    /// Path it was introduced at.
+    pub introduced_path: Option<String>,
+    /// Commits carrying it (distinct commits seen, or the provenance count when larger).
+    pub commits: usize,
+    /// Found in at least one commit.
+    pub in_history: bool,
+    /// Found in the working tree (a finding without a commit).
+    pub at_head: bool,
+    /// The steps, when the rule has a remediation entry.
+    pub remediation: Option<RemediationPlan>,
+}
+
+/// One place a secret was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretLocation {
+    /// Path (relative to the scanned root).
+    pub path: Option<String>,
+    /// 1-based line.
+    pub line: usize,
+    /// Commit that introduced the blob there; `None` for the working tree.
+    pub commit: Option<String>,
+}
+
+/// Groups findings by secret text, in order of first appearance, and builds each group's steps.
+/// Call it before redacting: masked secrets can collide. `scan_root` is the path shown in the
+/// printed `keysweep` commands.
+pub fn group_by_secret(findings: &[Finding], rules: &RuleSet, scan_root: &str) -> Vec<SecretGroup> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut by_secret: std::collections::HashMap<&str, Vec<&Finding>> = Default::default();
+    for f in findings {
+        let entry = by_secret.entry(f.secret.as_str()).or_default();
+        if entry.is_empty() {
+            order.push(f.secret.as_str());
+        }
+        entry.push(f);
+    }
+    order
+        .into_iter()
+        .map(|secret| {
+            let group = &by_secret[secret];
+            let lead = group
+                .iter()
+                .min_by_key(|f| std::cmp::Reverse(f.severity))
+                .copied()
+                .unwrap_or(group[0]);
+            let first_commit = group
+                .iter()
+                .filter(|f| f.commit.is_some())
+                .min_by(|a, b| a.date.cmp(&b.date));
+            let mut commits: Vec<&str> = group.iter().filter_map(|f| f.commit.as_deref()).collect();
+            commits.sort_unstable();
+            commits.dedup();
+            let provenance = group
+                .iter()
+                .filter_map(|f| f.occurrences)
+                .max()
+                .unwrap_or(0);
+            let in_history = !commits.is_empty();
+            let at_head = group.iter().any(|f| f.commit.is_none());
+            let here = group
+                .iter()
+                .find(|f| f.commit.is_none())
+                .copied()
+                .unwrap_or(lead);
+            let spec = rules
+                .rules()
+                .iter()
+                .find(|r| r.id == lead.rule_id)
+                .and_then(|r| r.remediation.as_deref())
+                .and_then(|id| rules.try_find_remediation(id));
+            let ctx = Context {
+                path: here.path.as_deref(),
+                line: Some(here.line),
+                introduced_in: first_commit.and_then(|f| f.commit.as_deref()),
+                commits: commits.len().max(provenance),
+                in_history,
+                at_head,
+                scan_root: Some(scan_root),
+            };
+            SecretGroup {
+                rule_id: lead.rule_id.as_str().to_owned(),
+                secret: secret.to_owned(),
+                locations: group
+                    .iter()
+                    .map(|f| SecretLocation {
+                        path: f.path.clone(),
+                        line: f.line,
+                        commit: f.commit.clone(),
+                    })
+                    .collect(),
+                introduced_in: ctx.introduced_in.map(str::to_owned),
+                introduced_path: first_commit.and_then(|f| f.path.clone()),
+                commits: ctx.commits,
+                in_history,
+                at_head,
+                remediation: spec.map(|s| RemediationPlan::new(s, &ctx)),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -508,13 +666,21 @@ references: [https://docs.djangoproject.com/en/stable/topics/signing/]
         let kinds: Vec<_> = plan.steps.iter().map(|s| s.kind).collect();
         assert_eq!(
             kinds,
-            [StepKind::Rotate, StepKind::MoveToEnv, StepKind::PurgeHistory, StepKind::Verify]
+            [
+                StepKind::Rotate,
+                StepKind::MoveToEnv,
+                StepKind::PurgeHistory,
+                StepKind::Verify
+            ]
         );
         assert!(plan.purge_needed);
         let text = plan.render_human("  ");
         assert!(text.contains("1. Rotate it first"), "{text}");
         assert!(text.contains("mysite/settings.py:23"), "{text}");
-        assert!(text.contains("40 commits, introduced in 0123456789ab"), "{text}");
+        assert!(
+            text.contains("(40 commits), introduced in 0123456789ab."),
+            "{text}"
+        );
         assert!(text.contains("$ keysweep fix --dry-run ."), "{text}");
         assert!(text.contains("get_random_secret_key()"), "{text}");
         let json = serde_json::to_value(&plan).expect("serialise");
@@ -523,10 +689,74 @@ references: [https://docs.djangoproject.com/en/stable/topics/signing/]
 
     #[test]
     fn working_tree_only_secret_has_no_purge_step() {
-        let ctx = Context { path: Some(".env.local"), at_head: true, ..Context::default() };
+        let ctx = Context {
+            path: Some(".env.local"),
+            at_head: true,
+            ..Context::default()
+        };
         let plan = RemediationPlan::new(&spec(), &ctx);
         assert!(!plan.purge_needed);
         assert!(plan.steps.iter().all(|s| s.kind != StepKind::PurgeHistory));
         assert!(!plan.render_human("").contains("keysweep fix"));
+    }
+
+    fn finding(secret: &str, path: &str, commit: Option<&str>, date: Option<&str>) -> Finding {
+        Finding {
+            rule_id: crate::rules::RuleId::from("t.token"),
+            rule_name: "Test token".into(),
+            severity: crate::rules::Severity::High,
+            confidence: crate::rules::Confidence::High,
+            secret: secret.into(),
+            matched: secret.into(),
+            path: Some(path.into()),
+            line: 3,
+            column: 1,
+            commit: commit.map(str::to_owned),
+            author: None,
+            date: date.map(str::to_owned),
+            blob_id: String::new(),
+            fingerprint: String::new(),
+            remediation: None,
+            occurrences: None,
+            refs: None,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn findings_of_one_secret_make_one_group_with_history_context() {
+        let yaml = format!(
+            "rules:\n- id: t.token\n  name: Test token\n  keywords: [tok_]\n  pattern: '(?P<secret>tok_[a-z0-9]{{12}})'\n  severity: high\n  confidence: high\n  remediation: django-secret-key\n  examples: ['tok_a1b2c3d4e5f6']\n  negative_examples: ['tok_']\nremediations:\n- {}\n",
+            DJANGO.trim().replace('\n', "\n  ")
+        );
+        let rules =
+            RuleSet::from_files(&[(std::path::PathBuf::from("t.yaml"), yaml)]).expect("rules");
+        let fs = [
+            finding(
+                "tok_a1b2c3d4e5f6",
+                "app/settings.py",
+                Some("bbbb"),
+                Some("2024-02-01T00:00:00Z"),
+            ),
+            finding("tok_zzzzzzzzzzzz", "other.py", None, None),
+            finding(
+                "tok_a1b2c3d4e5f6",
+                "old/settings.py",
+                Some("aaaa"),
+                Some("2024-01-01T00:00:00Z"),
+            ),
+            finding("tok_a1b2c3d4e5f6", "app/settings.py", None, None),
+        ];
+        let groups = group_by_secret(&fs, &rules, "repo");
+        assert_eq!(groups.len(), 2);
+        let g = &groups[0];
+        assert_eq!(g.locations.len(), 3);
+        assert_eq!(g.introduced_in.as_deref(), Some("aaaa"));
+        assert_eq!(g.introduced_path.as_deref(), Some("old/settings.py"));
+        assert_eq!((g.commits, g.in_history, g.at_head), (2, true, true));
+        let plan = g.remediation.as_ref().expect("plan");
+        assert!(plan.purge_needed);
+        assert!(plan.render_human("").contains("$ keysweep purge-plan repo"));
+        assert!(!groups[1].in_history && groups[1].at_head);
     }
 }

@@ -3,7 +3,9 @@
 
 mod cli;
 mod django_corpus;
+mod fix;
 mod history;
 mod precision;
+mod purge;
 mod rules;
 mod util;

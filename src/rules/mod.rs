@@ -373,6 +373,11 @@ impl RuleSet {
         &self.rules[idx]
     }
 
+    /// Every remediation entry, by id.
+    pub fn remediations(&self) -> impl Iterator<Item = &RemediationSpec> {
+        self.remediations.values()
+    }
+
     /// The remediation entry with `id`, if any.
     pub fn try_find_remediation(&self, id: &str) -> Option<&RemediationSpec> {
         self.remediations.get(id)

@@ -1,0 +1,160 @@
+//! `keysweep purge-plan` end to end: a repository whose history holds secrets (one still at
+//! HEAD, two only in older commits), the plan, the printed commands run as printed (real
+//! git-filter-repo), and a fresh clone of the rewritten remote in which `keysweep scan` finds
+//! nothing.
+
+use std::fs;
+use std::path::Path;
+
+use crate::fix::{clean_command, ok, python_bin};
+use crate::util::cmd::Keysweep;
+
+/// `n` characters from `alphabet`, deterministic in `seed` (synthetic, not a credential).
+fn synthetic(seed: u64, n: usize, alphabet: &[u8]) -> String {
+    let mut x = seed ^ 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            alphabet[(x % alphabet.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+const BASE62: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const BASE64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const DJANGO: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789!@#%^&*(-_=+)";
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    ok(clean_command(Path::new("git"), dir)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.org")
+        .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.org")
+        .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
+        .args(args))
+}
+
+#[test]
+fn purge_plan_commands_leave_a_history_without_secrets() {
+    let Some(py) = python_bin() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let top = dir.path();
+    let django_key = synthetic(1, 50, DJANGO);
+    let token = format!("ghp_{}", synthetic(2, 36, BASE62));
+    let pem_body: Vec<String> = (0..6).map(|i| synthetic(10 + i, 64, BASE64)).collect();
+    let pem = format!(
+        "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
+        pem_body.join("\n")
+    );
+
+    git(top, &["init", "-q", "--bare", "origin.git"]);
+    git(top, &["clone", "-q", "origin.git", "work"]);
+    let work = top.join("work");
+    fs::create_dir_all(work.join("app")).expect("mkdir");
+    fs::write(
+        work.join("app/settings.py"),
+        format!("DEBUG = False\nSECRET_KEY = '{django_key}'\n"),
+    )
+    .expect("write");
+    fs::write(
+        work.join("deploy.sh"),
+        format!("export GITHUB_TOKEN={token}\n"),
+    )
+    .expect("write");
+    fs::write(work.join("id_rsa"), &pem).expect("write");
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "first"]);
+    fs::remove_file(work.join("deploy.sh")).expect("rm");
+    fs::remove_file(work.join("id_rsa")).expect("rm");
+    fs::write(work.join("README"), "docs\n").expect("write");
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "second"]);
+    git(&work, &["push", "-q", "origin", "HEAD"]);
+
+    let before = Keysweep::new(top)
+        .args(["scan", "--format", "json", "work"])
+        .run()
+        .expect_code(1)
+        .json();
+    for secret in [&django_key, &token] {
+        assert!(
+            before
+                .iter()
+                .any(|f| f["secret"] == secret.as_str() && !f["commit"].is_null()),
+            "history scan misses {secret}: {before:#?}"
+        );
+    }
+
+    let plan = Keysweep::new(top).args(["purge-plan", "work"]).run();
+    assert!(
+        plan.code == 1,
+        "purge-plan exit {}: {}",
+        plan.code,
+        plan.stderr
+    );
+    let expressions_path = work.join(".git/keysweep-purge.txt");
+    let expressions = fs::read_to_string(&expressions_path).expect("expressions file written");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = fs::metadata(&expressions_path)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(
+        expressions.contains(&format!("literal:{django_key}==>***REMOVED***\n")),
+        "{expressions}"
+    );
+    assert!(
+        expressions.contains(&format!("literal:{token}==>***REMOVED***\n")),
+        "{expressions}"
+    );
+    assert!(plan.stdout.contains("Rotate"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("force"), "{}", plan.stdout);
+
+    // Run the printed commands, as printed, from an empty directory.
+    let script: String = plan
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("$ "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(script.contains("git filter-repo"), "{}", plan.stdout);
+    let run_dir = top.join("run");
+    fs::create_dir(&run_dir).expect("mkdir");
+    let keysweep_dir = Path::new(env!("CARGO_BIN_EXE_keysweep"))
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    let path = format!(
+        "{}:{}:/usr/local/bin:/usr/bin:/bin",
+        keysweep_dir.display(),
+        py.display()
+    );
+    ok(clean_command(Path::new("sh"), &run_dir)
+        .env("PATH", path)
+        .args(["-e", "-x", "-c", &script]));
+
+    // --no-local: what a network clone gets (reachable objects only); a local clone would
+    // hard-link the remote's unreachable old objects too, until the remote runs gc.
+    git(top, &["clone", "-q", "--no-local", "origin.git", "check"]);
+    let log = git(&top.join("check"), &["log", "--all", "-p"]);
+    for secret in [django_key.as_str(), token.as_str(), pem_body[0].as_str()] {
+        assert!(!log.contains(secret), "{secret} survived the rewrite");
+    }
+    assert!(log.contains("***REMOVED***"), "{log}");
+    Keysweep::new(top)
+        .args(["scan", "check"])
+        .run()
+        .expect_code(0);
+    // The old clone still has everything: why rotation comes first.
+    Keysweep::new(top)
+        .args(["scan", "--history-only", "work"])
+        .run()
+        .expect_code(1);
+}
