@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::blob::BlobId;
 use crate::matcher::Match;
+use crate::remediation::RemediationPlan;
 use crate::rules::{Confidence, RuleId, RuleSet, Severity};
 
 /// Longest `match` text kept in a finding; longer ones (a whole PEM block) keep their start and end.
@@ -110,6 +111,13 @@ pub struct Finding {
     pub refs: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Whether the secret is still in the working tree (HEAD plus uncommitted changes); `None`
+    /// where there is no working tree to tell (a bare repository, `--history-only`, stdin).
+    pub at_head: Option<bool>,
+    /// The numbered remediation steps for this secret (rotate, move to the environment, purge
+    /// history, verify), shared by every finding of the same secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation_steps: Option<RemediationPlan>,
 }
 
 impl Finding {
@@ -135,6 +143,8 @@ impl Finding {
             occurrences: origin.occurrences,
             refs: origin.refs,
             note: origin.note,
+            at_head: None,
+            remediation_steps: None,
         }
     }
 

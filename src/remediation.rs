@@ -552,7 +552,9 @@ pub fn group_by_secret(findings: &[Finding], rules: &RuleSet, scan_root: &str) -
                 .max()
                 .unwrap_or(0);
             let in_history = !commits.is_empty();
-            let at_head = group.iter().any(|f| f.commit.is_none());
+            let at_head = group
+                .iter()
+                .any(|f| f.at_head == Some(true) || (f.commit.is_none() && f.at_head.is_none()));
             let here = group
                 .iter()
                 .find(|f| f.commit.is_none())
@@ -720,6 +722,8 @@ references: [https://docs.djangoproject.com/en/stable/topics/signing/]
             occurrences: None,
             refs: None,
             note: None,
+            at_head: None,
+            remediation_steps: None,
         }
     }
 

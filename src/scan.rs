@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::finding::{BlobMatch, Finding, Origin};
 use crate::matcher::Matcher;
 use crate::provenance::find_provenance;
+use crate::remediation::{group_by_secret, RemediationPlan};
 use crate::report::progress::Progress;
 use crate::report::{human_bytes, Diagnostics, Stats};
 use crate::source::fs::{FsItem, FsSource};
@@ -139,6 +140,7 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
         (&a.path, &a.commit, a.line, a.column, &a.rule_id)
             .cmp(&(&b.path, &b.commit, b.line, b.column, &b.rule_id))
     });
+    attach_remediation(config, &mut findings);
     if config.redact {
         findings.iter_mut().for_each(Finding::redact);
     }
@@ -185,14 +187,19 @@ fn scan_path(
             .iter()
             .map(|f| (f.fingerprint.clone(), f.path.clone()))
             .collect();
-        findings.extend(
-            scan_worktree(config, &root, scanner, diags)
-                .into_iter()
-                .filter(|f| {
-                    !history_blobs.contains(&f.blob_id)
-                        && !history_secrets.contains(&(f.fingerprint.clone(), f.path.clone()))
-                }),
-        );
+        let mut worktree = scan_worktree(config, &root, scanner, diags);
+        let in_worktree: HashSet<String> = worktree.iter().map(|f| f.fingerprint.clone()).collect();
+        for f in &mut findings {
+            f.at_head = Some(in_worktree.contains(&f.fingerprint));
+        }
+        worktree.retain(|f| {
+            !history_blobs.contains(&f.blob_id)
+                && !history_secrets.contains(&(f.fingerprint.clone(), f.path.clone()))
+        });
+        for f in &mut worktree {
+            f.at_head = Some(true);
+        }
+        findings.extend(worktree);
     }
     Ok(findings)
 }
@@ -280,6 +287,27 @@ pub fn scan_history(
         }
     }
     Ok(out)
+}
+
+/// Gives every finding the remediation steps of its secret (one plan per distinct secret, built
+/// from all the places that secret was found).
+fn attach_remediation(config: &ScanConfig, findings: &mut [Finding]) {
+    let root = scan_root(config);
+    let plans: HashMap<String, RemediationPlan> = group_by_secret(findings, &config.rules, &root)
+        .into_iter()
+        .filter_map(|g| Some((g.secret, g.remediation?)))
+        .collect();
+    for f in findings {
+        f.remediation_steps = plans.get(&f.secret).cloned();
+    }
+}
+
+/// The scanned path as the user gave it, for the commands printed in remediation steps.
+pub fn scan_root(config: &ScanConfig) -> String {
+    match &config.target {
+        Target::Path(p) => p.display().to_string(),
+        Target::Stdin => ".".to_string(),
+    }
 }
 
 fn is_reported(config: &ScanConfig, f: &Finding) -> bool {

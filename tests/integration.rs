@@ -7,5 +7,6 @@ mod fix;
 mod history;
 mod precision;
 mod purge;
+mod report;
 mod rules;
 mod util;

@@ -1,5 +1,7 @@
-//! `--format human`: one block per finding with its location, rule, severity, the secret (masked
-//! unless `--show-secrets`), where it came from in history, and a one-line remediation hint.
+//! `--format human`: one block per distinct secret (one secret found in 40 commits is one
+//! problem), with every place it was seen, where it was introduced, whether it is still at HEAD,
+//! and the numbered remediation steps: rotate → move to the environment → purge history → verify.
+//! Secrets are masked unless `--show-secrets`.
 
 use std::io::{self, Write};
 
@@ -10,6 +12,9 @@ use crate::finding::{mask, Finding};
 #[derive(Debug)]
 pub struct HumanReporter;
 
+/// At most this many locations are listed per secret; the rest are counted.
+const MAX_LOCATIONS: usize = 10;
+
 impl Reporter for HumanReporter {
     fn write(
         &self,
@@ -17,33 +22,80 @@ impl Reporter for HumanReporter {
         ctx: &ReportContext<'_>,
         out: &mut dyn Write,
     ) -> io::Result<()> {
+        // Grouped by fingerprint (rule + secret) rather than secret text, which `--redact` masks.
+        let mut order: Vec<&str> = Vec::new();
+        let mut groups: std::collections::HashMap<&str, Vec<&Finding>> = Default::default();
         for f in findings {
-            let path = f.path.as_deref().unwrap_or("<unknown path>");
+            let g = groups.entry(f.fingerprint.as_str()).or_default();
+            if g.is_empty() {
+                order.push(f.fingerprint.as_str());
+            }
+            g.push(f);
+        }
+        // Most severe first; otherwise in the findings' order (by path).
+        order.sort_by_key(|k| std::cmp::Reverse(groups[k].iter().map(|f| f.severity).max()));
+        for (n, key) in order.iter().enumerate() {
+            let group = &groups[key];
+            let lead = group[0];
             let secret = if ctx.show_secrets {
-                f.secret.clone()
+                lead.secret.clone()
             } else {
-                mask(&f.secret)
+                mask(&lead.secret)
             };
             writeln!(
                 out,
-                "{path}:{}:{}: {} [{}] {}",
-                f.line,
-                f.column,
-                f.rule_id,
-                f.severity.as_str(),
-                f.rule_name
+                "[{}] {}: {} ({})",
+                n + 1,
+                lead.severity.as_str().to_uppercase(),
+                lead.rule_name,
+                lead.rule_id
             )?;
             writeln!(out, "    secret: {secret}")?;
-            if let Some(commit) = &f.commit {
-                let who = f.author.as_deref().unwrap_or("unknown author");
-                let when = f.date.as_deref().unwrap_or("unknown date");
-                writeln!(out, "    introduced in {commit} by {who} on {when}")?;
+            let shown = group.len().min(MAX_LOCATIONS);
+            for f in &group[..shown] {
+                let path = f.path.as_deref().unwrap_or("<unknown path>");
+                match &f.commit {
+                    Some(commit) => writeln!(
+                        out,
+                        "    at {path}:{}:{} in commit {} ({}, {})",
+                        f.line,
+                        f.column,
+                        &commit[..commit.len().min(12)],
+                        f.author.as_deref().unwrap_or("unknown author"),
+                        f.date.as_deref().unwrap_or("unknown date")
+                    )?,
+                    None => writeln!(out, "    at {path}:{}:{} (working tree)", f.line, f.column)?,
+                }
+                if let Some(note) = &f.note {
+                    writeln!(out, "       note: {note}")?;
+                }
             }
-            if let Some(note) = &f.note {
-                writeln!(out, "    note: {note}")?;
+            if group.len() > shown {
+                writeln!(out, "    … and {} more place(s)", group.len() - shown)?;
             }
-            if let Some(fix) = &f.remediation {
-                writeln!(out, "    fix: {fix}")?;
+            let occurrences: usize = group
+                .iter()
+                .filter_map(|f| f.occurrences)
+                .max()
+                .unwrap_or(0);
+            if occurrences > 1 {
+                writeln!(
+                    out,
+                    "    carried by {occurrences} (commit, path) pairs in history"
+                )?;
+            }
+            match group.iter().find_map(|f| f.at_head) {
+                Some(true) => writeln!(out, "    still at HEAD: yes")?,
+                Some(false) => writeln!(out, "    still at HEAD: no (history only)")?,
+                None => {}
+            }
+            match &lead.remediation_steps {
+                Some(plan) => write!(out, "{}", plan.render_human("    "))?,
+                None => {
+                    if let Some(fix) = &lead.remediation {
+                        writeln!(out, "    fix: {fix}")?;
+                    }
+                }
             }
             writeln!(out)?;
         }
