@@ -10,21 +10,7 @@ use crate::util::cmd::{path_secrets, Keysweep};
 const TOKEN: &str = "ghp_Z8y7X6w5V4u3T2s1R0q9P8o7N6m5L4k3J2i1";
 const TOKEN2: &str = "ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8";
 
-const RULES: &str = r#"
-rules:
-- id: t.gh
-  name: Test token
-  keywords: [ghp_]
-  pattern: '\b(?P<secret>ghp_[A-Za-z0-9]{36})\b'
-  severity: high
-  confidence: high
-  remediation: t
-  examples: ['GITHUB_TOKEN=ghp_Z8y7X6w5V4u3T2s1R0q9P8o7N6m5L4k3J2i1']
-  negative_examples: ['ghp_short']
-remediations:
-- id: t
-  summary: Revoke it.
-"#;
+use crate::util::TEST_RULES as RULES;
 
 fn write(root: &Path, rel: &str, bytes: &[u8]) {
     let p = root.join(rel);
@@ -40,18 +26,24 @@ fn setup() -> tempfile::TempDir {
     dir
 }
 
+/// `keysweep scan tree` with the test's own rules only, plus `extra` arguments.
+fn scan_tree(dir: &Path, extra: &[&str]) -> Keysweep {
+    Keysweep::new(dir)
+        .args([
+            "scan",
+            "tree",
+            "--rules",
+            "rules.yaml",
+            "--no-default-rules",
+        ])
+        .args(extra)
+}
+
 fn scan_json(dir: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
-    let mut args = vec![
-        "scan",
-        "tree",
-        "--rules",
-        "rules.yaml",
-        "--no-default-rules",
-        "--format",
-        "json",
-    ];
-    args.extend_from_slice(extra);
-    Keysweep::new(dir).args(args).run().json()
+    scan_tree(dir, &["--format", "json"])
+        .args(extra)
+        .run()
+        .json()
 }
 
 #[test]
@@ -62,18 +54,7 @@ fn finding_record_has_the_contract_keys_and_exit_code_1() {
         "tree/app/config.py",
         format!("x = 1\nTOKEN = '{TOKEN}'\n").as_bytes(),
     );
-    let run = Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--rules",
-            "rules.yaml",
-            "--no-default-rules",
-            "-f",
-            "json",
-        ])
-        .run()
-        .expect_code(1);
+    let run = scan_tree(dir.path(), &["-f", "json"]).run().expect_code(1);
     let findings = run.json();
     assert_eq!(findings.len(), 1, "{}", run.stdout);
     let f = &findings[0];
@@ -119,33 +100,13 @@ fn finding_record_has_the_contract_keys_and_exit_code_1() {
 fn clean_tree_exits_0_and_jsonl_prints_one_record_per_line() {
     let dir = setup();
     write(dir.path(), "tree/a.txt", b"nothing here\n");
-    Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--rules",
-            "rules.yaml",
-            "--no-default-rules",
-        ])
-        .run()
-        .expect_code(0);
+    scan_tree(dir.path(), &[]).run().expect_code(0);
     write(
         dir.path(),
         "tree/b.txt",
         format!("{TOKEN}\n{TOKEN2}\n").as_bytes(),
     );
-    let run = Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--rules",
-            "rules.yaml",
-            "--no-default-rules",
-            "-f",
-            "jsonl",
-        ])
-        .run()
-        .expect_code(1);
+    let run = scan_tree(dir.path(), &["-f", "jsonl"]).run().expect_code(1);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", run.stdout);
     for l in lines {
@@ -162,16 +123,7 @@ fn human_output_masks_secrets_unless_asked() {
         "tree/a.env",
         format!("TOKEN={TOKEN}\n").as_bytes(),
     );
-    let run = Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--rules",
-            "rules.yaml",
-            "--no-default-rules",
-        ])
-        .run()
-        .expect_code(1);
+    let run = scan_tree(dir.path(), &[]).run().expect_code(1);
     assert!(run.stdout.contains("a.env:1:7"), "{}", run.stdout);
     assert!(run.stdout.contains("t.gh"), "{}", run.stdout);
     assert!(
@@ -180,28 +132,11 @@ fn human_output_masks_secrets_unless_asked() {
         run.stdout
     );
     assert!(run.stdout.contains("Revoke it."), "{}", run.stdout);
-    let run = Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--rules",
-            "rules.yaml",
-            "--no-default-rules",
-            "--show-secrets",
-        ])
+    let run = scan_tree(dir.path(), &["--show-secrets"])
         .run()
         .expect_code(1);
     assert!(run.stdout.contains(TOKEN), "{}", run.stdout);
-    let run = Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--rules",
-            "rules.yaml",
-            "-f",
-            "json",
-            "--redact",
-        ])
+    let run = scan_tree(dir.path(), &["-f", "json", "--redact"])
         .run()
         .expect_code(1);
     assert!(!run.stdout.contains(TOKEN), "{}", run.stdout);
@@ -224,18 +159,7 @@ fn binary_files_are_skipped_and_counted_invalid_utf8_and_crlf_are_scanned() {
         "tree/crlf.txt",
         format!("a\r\nb\r\nkey: {TOKEN2}\r\n").as_bytes(),
     );
-    let run = Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--rules",
-            "rules.yaml",
-            "--no-default-rules",
-            "-f",
-            "json",
-        ])
-        .run()
-        .expect_code(1);
+    let run = scan_tree(dir.path(), &["-f", "json"]).run().expect_code(1);
     let found = path_secrets(&run.json());
     assert_eq!(
         found,
@@ -274,15 +198,7 @@ fn files_over_max_file_size_are_skipped_with_a_warning() {
         "tree/big.txt",
         format!("{}{TOKEN}\n", "x".repeat(5000)).as_bytes(),
     );
-    let run = Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--rules",
-            "rules.yaml",
-            "--max-file-size",
-            "4K",
-        ])
+    let run = scan_tree(dir.path(), &["--max-file-size", "4K"])
         .run()
         .expect_code(0);
     assert!(
@@ -466,27 +382,9 @@ fn config_file_disables_rules_and_allowlists_paths_and_secrets() {
         "tree/.keysweep.yaml",
         b"disable_rules: [t.gh]\n",
     );
-    Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--rules",
-            "rules.yaml",
-            "--no-default-rules",
-        ])
-        .run()
-        .expect_code(0);
+    scan_tree(dir.path(), &[]).run().expect_code(0);
     write(dir.path(), "tree/.keysweep.yaml", b"disable_rule: [t.gh]\n");
-    let run = Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--rules",
-            "rules.yaml",
-            "--no-default-rules",
-        ])
-        .run()
-        .expect_code(2);
+    let run = scan_tree(dir.path(), &[]).run().expect_code(2);
     assert!(
         run.stderr.contains(".keysweep.yaml") && run.stderr.contains("disable_rule"),
         "{}",
@@ -502,33 +400,13 @@ fn inline_allow_comment_and_baseline_suppress_findings() {
         "tree/a.py",
         format!("A = '{TOKEN}'  # keysweep:allow\nB = '{TOKEN2}'\n").as_bytes(),
     );
-    let run = Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--rules",
-            "rules.yaml",
-            "--no-default-rules",
-            "-f",
-            "json",
-        ])
-        .run()
-        .expect_code(1);
+    let run = scan_tree(dir.path(), &["-f", "json"]).run().expect_code(1);
     assert_eq!(
         path_secrets(&run.json()),
         vec![("a.py".into(), TOKEN2.into())]
     );
     write(dir.path(), "baseline.json", run.stdout.as_bytes());
-    Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--rules",
-            "rules.yaml",
-            "--no-default-rules",
-            "--baseline",
-            "baseline.json",
-        ])
+    scan_tree(dir.path(), &["--baseline", "baseline.json"])
         .run()
         .expect_code(0);
 }
@@ -542,18 +420,7 @@ fn same_content_at_two_paths_is_reported_at_both() {
         "tree/copy/a.env",
         format!("T={TOKEN}\n").as_bytes(),
     );
-    let run = Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--rules",
-            "rules.yaml",
-            "--no-default-rules",
-            "-f",
-            "json",
-        ])
-        .run()
-        .expect_code(1);
+    let run = scan_tree(dir.path(), &["-f", "json"]).run().expect_code(1);
     assert_eq!(
         path_secrets(&run.json()),
         vec![

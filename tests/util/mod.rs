@@ -2,3 +2,21 @@
 
 pub mod cmd;
 pub mod repo;
+
+/// A rule file of the tests' own (written outside any scanned tree), so engine and history tests
+/// do not move when the shipped rules change.
+pub const TEST_RULES: &str = r#"
+rules:
+- id: t.gh
+  name: Test token
+  keywords: [ghp_]
+  pattern: '\b(?P<secret>ghp_[A-Za-z0-9]{36})\b'
+  severity: high
+  confidence: high
+  remediation: t
+  examples: ['GITHUB_TOKEN=ghp_Z8y7X6w5V4u3T2s1R0q9P8o7N6m5L4k3J2i1']
+  negative_examples: ['ghp_short']
+remediations:
+- id: t
+  summary: Revoke it.
+"#;

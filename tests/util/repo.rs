@@ -8,23 +8,7 @@ use std::process::Command;
 
 use crate::util::cmd::Keysweep;
 
-/// A rule file of the tests' own (kept outside the repository, so it is never scanned), so history
-/// tests do not move when the shipped rules change.
-const RULES: &str = r#"
-rules:
-- id: t.gh
-  name: Test token
-  keywords: [ghp_]
-  pattern: '\b(?P<secret>ghp_[A-Za-z0-9]{36})\b'
-  severity: high
-  confidence: high
-  remediation: t
-  examples: ['GITHUB_TOKEN=ghp_Z8y7X6w5V4u3T2s1R0q9P8o7N6m5L4k3J2i1']
-  negative_examples: ['ghp_short']
-remediations:
-- id: t
-  summary: Revoke it.
-"#;
+use crate::util::TEST_RULES as RULES;
 
 /// A synthetic token in GitHub's classic PAT format, different for each `n` (not a credential).
 pub fn token(n: u32) -> String {
