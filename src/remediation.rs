@@ -212,7 +212,7 @@ pub struct Context<'a> {
     pub line: Option<usize>,
     /// Full sha of the commit that introduced it, if it is in history.
     pub introduced_in: Option<&'a str>,
-    /// Number of commits carrying it (0 when unknown).
+    /// Number of (commit, path) pairs carrying it (0 when unknown).
     pub commits: usize,
     /// Found in at least one commit.
     pub in_history: bool,
@@ -351,16 +351,11 @@ impl RemediationPlan {
                 },
             );
             let mut where_ = String::from("It is in history");
-            if ctx.commits > 0 {
-                let _ = write!(
-                    where_,
-                    " ({} commit{})",
-                    ctx.commits,
-                    if ctx.commits == 1 { "" } else { "s" }
-                );
-            }
             if let Some(commit) = ctx.introduced_in {
                 let _ = write!(where_, ", introduced in {}", short_sha(commit));
+            }
+            if ctx.commits > 1 {
+                let _ = write!(where_, ", carried by {} (commit, path) pairs", ctx.commits);
             }
             where_.push('.');
             purge.details.push(where_);
@@ -496,7 +491,7 @@ pub struct SecretGroup {
     pub introduced_in: Option<String>,
     /// Path it was introduced at.
     pub introduced_path: Option<String>,
-    /// Commits carrying it (distinct commits seen, or the provenance count when larger).
+    /// (commit, path) pairs carrying it: the provenance count, or the distinct commits seen when larger.
     pub commits: usize,
     /// Found in at least one commit.
     pub in_history: bool,
@@ -680,7 +675,7 @@ references: [https://docs.djangoproject.com/en/stable/topics/signing/]
         assert!(text.contains("1. Rotate it first"), "{text}");
         assert!(text.contains("mysite/settings.py:23"), "{text}");
         assert!(
-            text.contains("(40 commits), introduced in 0123456789ab."),
+            text.contains("introduced in 0123456789ab, carried by 40 (commit, path) pairs."),
             "{text}"
         );
         assert!(text.contains("$ keysweep fix --dry-run ."), "{text}");

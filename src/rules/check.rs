@@ -15,6 +15,9 @@ pub fn check_files(files: &[(PathBuf, String)]) -> CheckReport {
         builder.add_file(path, text);
     }
     let (set, mut problems) = builder.build_lenient();
+    // Shipped remediation entries must be complete (unlocks, rotate, breaks, env); user rule files
+    // loaded for a scan are not held to this.
+    problems.extend(set.remediations().flat_map(|r| r.problems()));
     problems.extend(check_examples(&set));
     CheckReport {
         rules: set.rules().len(),
@@ -95,6 +98,10 @@ rules:
 remediations:
 - id: t
   summary: Revoke it.
+  unlocks: The test service.
+  rotate: [{step: Revoke it in the console.}]
+  breaks: [Test clients.]
+  env: {var: TEST_TOKEN}
 "#;
 
     #[test]

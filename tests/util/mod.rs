@@ -19,4 +19,8 @@ rules:
 remediations:
 - id: t
   summary: Revoke it.
+  unlocks: The test service.
+  rotate: [{step: Revoke it in the console.}]
+  breaks: [Test clients.]
+  env: {var: TEST_TOKEN}
 "#;
