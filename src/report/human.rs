@@ -53,7 +53,10 @@ impl Reporter for HumanReporter {
             writeln!(out, "    secret: {secret}")?;
             let shown = group.len().min(MAX_LOCATIONS);
             for f in &group[..shown] {
-                let path = f.path.as_deref().unwrap_or("<unknown path>");
+                let path = match &f.path {
+                    Some(path) => path.clone(),
+                    None => format!("blob {}", &f.blob_id[..f.blob_id.len().min(12)]),
+                };
                 match &f.commit {
                     Some(commit) => writeln!(
                         out,
@@ -63,6 +66,12 @@ impl Reporter for HumanReporter {
                         &commit[..commit.len().min(12)],
                         f.author.as_deref().unwrap_or("unknown author"),
                         f.date.as_deref().unwrap_or("unknown date")
+                    )?,
+                    // A history blob no commit reaches carries a note saying so.
+                    None if f.note.is_some() => writeln!(
+                        out,
+                        "    at {path}:{}:{} (in history, no commit)",
+                        f.line, f.column
                     )?,
                     None => writeln!(out, "    at {path}:{}:{} (working tree)", f.line, f.column)?,
                 }
