@@ -75,12 +75,18 @@ pub fn meets_entropy(s: &str, t: &EntropyThresholds) -> bool {
     min.is_none_or(|m| shannon_entropy(s) >= m)
 }
 
-/// `%(name)s` interpolation, a whole-value `$(command)` substitution, and a `<described-value>`
-/// anywhere in the value. Bare `%(` and `$(` are not enough: both occur in about 4% of random keys
+/// `%(name)s` interpolation, a whole-value `$(command)` substitution, a `<described-value>` or an
+/// f-string field anywhere in the value, and "set the X key" instructions. Bare `%(` and `$(` are not enough: both occur in about 4% of random keys
 /// from Django's generator alphabet.
 static TEMPLATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"%\([A-Za-z_]\w*\)[sdifr]|^\$\([^()]*\)$|<[A-Za-z][A-Za-z0-9 _.-]*>")
-        .expect("the template pattern is a valid regex")
+    Regex::new(concat!(
+        r"%\([A-Za-z_]\w*\)[sdifr]|^\$\([^()]*\)$|<[A-Za-z][A-Za-z0-9 _.-]*>",
+        // f-string / str.format fields: {name}, {obj.attr}, {call(arg)}
+        r"|\{[A-Za-z_][\w.]*(\([^()]*\))?\}",
+        // "!!!SET DJANGO_SECRET_KEY!!!" and the like
+        r"|(?i)\bset[-_ ]+(the[-_ ]+)?[a-z_]*(key|secret|password|token)\b",
+    ))
+    .expect("the template pattern is a valid regex")
 });
 
 static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
@@ -102,21 +108,26 @@ static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
 /// string made of one or two distinct characters.
 pub fn is_placeholder(s: &str) -> bool {
     let t = s.trim();
-    if t.is_empty() || distinct_chars(t) <= 2 {
-        return true;
-    }
-    if t.contains("${") || t.contains("{{") || t.contains("{%") || TEMPLATE.is_match(t) {
-        return true;
-    }
-    if t.starts_with('<') && t.ends_with('>') {
-        return true;
-    }
-    if t.starts_with('$')
-        && t[1..].starts_with(|c: char| c.is_ascii_uppercase() || c == '_' || c == '{')
-    {
-        return true;
-    }
-    PLACEHOLDER.is_match(t)
+    t.is_empty() || distinct_chars(t) <= 2 || is_template(t) || PLACEHOLDER.is_match(t)
+}
+
+/// Whether `s` is template or interpolation syntax rather than a value: `${X}`, `{{ x }}`,
+/// `{% x %}`, `%(x)s`, `$(cmd)`, `{field}`, `<x>`, a whole-value `$VAR`. Applied to every rule, also those that
+/// turn the placeholder word list off: none of these characters sequences occurs in keys from
+/// Django's generator or in base64/hex secrets.
+pub fn is_template(s: &str) -> bool {
+    let t = s.trim();
+    t.contains("${")
+        || t.contains("{{")
+        || t.contains("{%")
+        || TEMPLATE.is_match(t)
+        || (t.starts_with('<') && t.ends_with('>'))
+        || (t.len() > 1
+            && t.starts_with('$')
+            && t[1..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !t[1..].starts_with(|c: char| c.is_ascii_digit()))
 }
 
 static STRING_LITERAL: LazyLock<Regex> = LazyLock::new(|| {
@@ -167,6 +178,9 @@ mod tests {
             "%(key)s",
             "$(vault read x)",
             "django-insecure-<random-50-chars>",
+            "{shell_single(key)}",
+            "test-{suffix}",
+            "!!!SET DJANGO_SECRET_KEY!!!",
             "aaaaaaaaaaaaaaa",
         ] {
             assert!(is_placeholder(p), "{p}");
@@ -175,6 +189,7 @@ mod tests {
             "k3#v9!w$q2@zr8^m1&x7*p0(t-_=+)e4y6u5",
             "ghp_Z8y7X6w5V4u3T2s1R0q9P8o7N6m5L4k3J2i1",
             "a%(b9$(zq)w!x3^m1&x7*p0-_=+)e4",
+            "$_&zlhjh9-#j64-q19fqy3x%u7*t#n&5co2dkcjsfj!fynyid_",
         ] {
             assert!(!is_placeholder(s), "{s}");
         }

@@ -272,7 +272,7 @@ fn accept(
     {
         return None;
     }
-    if rule.placeholders && filters::is_placeholder(&secret) {
+    if filters::is_template(&secret) || (rule.placeholders && filters::is_placeholder(&secret)) {
         return None;
     }
     if rule
