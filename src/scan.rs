@@ -50,11 +50,6 @@ impl<'r> BlobScanner<'r> {
         &self.matcher
     }
 
-    /// Whether blob `id` was already scanned (or is being scanned).
-    pub fn has_seen(&self, id: &BlobId) -> bool {
-        self.lock().contains_key(id)
-    }
-
     /// The matches of a blob already scanned.
     pub fn try_find_matches(&self, id: &BlobId) -> Option<Arc<Vec<BlobMatch>>> {
         self.lock().get(id).and_then(|slot| slot.get().cloned())
@@ -63,9 +58,7 @@ impl<'r> BlobScanner<'r> {
     /// Matches `bytes` (blob `id`) unless that blob was scanned before, and returns its matches.
     pub fn scan(&self, id: BlobId, bytes: &[u8]) -> Arc<Vec<BlobMatch>> {
         let slot = self.lock().entry(id).or_default().clone();
-        let mut scanned_here = false;
         let matches = slot.get_or_init(|| {
-            scanned_here = true;
             Stats::add(&self.stats.blobs, 1);
             Stats::add(&self.stats.bytes, bytes.len() as u64);
             Arc::new(
@@ -77,19 +70,7 @@ impl<'r> BlobScanner<'r> {
                     .collect(),
             )
         });
-        if !scanned_here {
-            Stats::add(&self.stats.duplicate_blobs, 1);
-        }
         matches.clone()
-    }
-
-    /// Ids of every scanned blob that had matches.
-    pub fn blobs_with_matches(&self) -> Vec<BlobId> {
-        self.lock()
-            .iter()
-            .filter(|(_, slot)| slot.get().is_some_and(|m| !m.is_empty()))
-            .map(|(id, _)| *id)
-            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BlobId, BlobSlot>> {

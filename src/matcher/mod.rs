@@ -148,7 +148,9 @@ impl<'r> Matcher<'r> {
                         .filter(|&&(s, e)| s >= window.start && e <= window.end)
                         .map(|&(s, e)| (s - window.start, e - window.start))
                         .collect();
-                    confirm_window(rule, text, &local)
+                    confirm_window(rule, text, |span| {
+                        local.iter().any(|&(s, e)| s >= span.start && e <= span.end)
+                    })
                 });
             out.extend(matches.iter().map(|m| Match {
                 rule: idx,
@@ -163,30 +165,24 @@ impl<'r> Matcher<'r> {
     /// Runs rule `idx` over the whole blob, checking keyword containment by plain substring search.
     fn confirm_everywhere(&self, idx: RuleIdx, bytes: &[u8], out: &mut Vec<Match>) {
         let rule = self.rules.rule(idx);
-        let compiled = rule.compiled();
-        for caps in compiled.pattern.captures_iter(bytes) {
-            let (Some(whole), Some(secret)) = (caps.get(0), caps.get(compiled.secret_group)) else {
-                continue;
-            };
-            if !contains_keyword(rule, whole.as_bytes()) {
-                continue;
-            }
-            if let Some((text, severity)) = accept(rule, bytes, whole.range(), secret.range()) {
-                out.push(Match {
-                    rule: idx,
-                    span: whole.range(),
-                    secret_span: secret.range(),
-                    secret: text,
-                    severity,
-                });
-            }
-        }
+        let found = confirm_window(rule, bytes, |span| rule.has_keyword_in(&bytes[span]));
+        out.extend(found.into_iter().map(|m| Match {
+            rule: idx,
+            span: m.span,
+            secret_span: m.secret_span,
+            secret: m.secret,
+            severity: m.severity,
+        }));
     }
 }
 
-/// Runs `rule` over one window's `text`, given the keyword hits inside it; spans are relative to
-/// the window.
-fn confirm_window(rule: &Rule, text: &[u8], hits: &[(usize, usize)]) -> Vec<WindowMatch> {
+/// Runs `rule` over one window's `text`, keeping matches for which `has_keyword(span)` holds;
+/// spans are relative to the window.
+fn confirm_window(
+    rule: &Rule,
+    text: &[u8],
+    has_keyword: impl Fn(Range<usize>) -> bool,
+) -> Vec<WindowMatch> {
     let compiled = rule.compiled();
     let mut out = Vec::new();
     for caps in compiled.pattern.captures_iter(text) {
@@ -194,9 +190,7 @@ fn confirm_window(rule: &Rule, text: &[u8], hits: &[(usize, usize)]) -> Vec<Wind
             continue;
         };
         let span = whole.range();
-        let has_keyword =
-            rule.keywords.is_empty() || hits.iter().any(|&(s, e)| s >= span.start && e <= span.end);
-        if !has_keyword {
+        if !rule.keywords.is_empty() && !has_keyword(span.clone()) {
             continue;
         }
         let secret_span = secret.range();
@@ -232,20 +226,6 @@ fn line_start(bytes: &[u8], pos: usize) -> usize {
 
 fn line_end(bytes: &[u8], pos: usize) -> usize {
     memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |p| pos + p)
-}
-
-fn contains_keyword(rule: &Rule, haystack: &[u8]) -> bool {
-    rule.keywords.is_empty()
-        || rule.keywords.iter().any(|k| {
-            let k = k.as_bytes();
-            haystack.windows(k.len()).any(|w| {
-                if rule.ignore_case {
-                    w.eq_ignore_ascii_case(k)
-                } else {
-                    w == k
-                }
-            })
-        })
 }
 
 /// Applies the rule's filters to one regex match in `bytes`: the secret and its severity, or
@@ -305,8 +285,8 @@ fn resolve_overlaps(rules: &RuleSet, mut found: Vec<Match>) -> Vec<Match> {
     }
     found.sort_by(|a, b| {
         let (ra, rb) = (rules.rule(a.rule), rules.rule(b.rule));
-        let prefix_a = contains_keyword(ra, a.secret.as_bytes()) && !ra.keywords.is_empty();
-        let prefix_b = contains_keyword(rb, b.secret.as_bytes()) && !rb.keywords.is_empty();
+        let prefix_a = !ra.keywords.is_empty() && ra.has_keyword_in(a.secret.as_bytes());
+        let prefix_b = !rb.keywords.is_empty() && rb.has_keyword_in(b.secret.as_bytes());
         ra.is_generic()
             .cmp(&rb.is_generic())
             .then(prefix_b.cmp(&prefix_a))

@@ -66,7 +66,6 @@ pub struct Stats {
     pub bytes: AtomicU64,
     pub binary_skipped: AtomicU64,
     pub too_large_skipped: AtomicU64,
-    pub duplicate_blobs: AtomicU64,
 }
 
 impl Stats {

@@ -49,14 +49,7 @@ pub fn check_examples(set: &RuleSet) -> Vec<String> {
             problems.push(at("no negative_examples".into()));
         }
         for (i, ex) in rule.examples.iter().enumerate() {
-            let has_keyword = rule.keywords.is_empty()
-                || rule.keywords.iter().any(|k| {
-                    if rule.ignore_case {
-                        ex.to_ascii_lowercase().contains(&k.to_ascii_lowercase())
-                    } else {
-                        ex.contains(k.as_str())
-                    }
-                });
+            let has_keyword = rule.has_keyword_in(ex.as_bytes());
             if !has_keyword {
                 problems.push(at(format!("examples[{i}] contains no keyword: {ex:?}")));
             }

@@ -253,6 +253,22 @@ impl Rule {
             .any(|c| matches!(c, Category::Generic | Category::Entropy))
     }
 
+    /// Whether one of the rule's keywords occurs in `haystack` (ASCII-case-insensitively for
+    /// `ignore_case` rules); always true for a rule without keywords.
+    pub fn has_keyword_in(&self, haystack: &[u8]) -> bool {
+        self.keywords.is_empty()
+            || self.keywords.iter().any(|k| {
+                let k = k.as_bytes();
+                haystack.windows(k.len()).any(|w| {
+                    if self.ignore_case {
+                        w.eq_ignore_ascii_case(k)
+                    } else {
+                        w == k
+                    }
+                })
+            })
+    }
+
     /// The rule's compiled regexes, compiled on first use.
     pub fn compiled(&self) -> &Compiled {
         self.compiled.get_or_init(|| {
