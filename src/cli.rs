@@ -304,6 +304,8 @@ impl ScanArgs {
                 range: self.range,
                 since_commit: self.since_commit,
                 branch: self.branch,
+                include: Vec::new(),
+                exclude: Vec::new(),
                 all_provenance: self.all_provenance,
             },
             baseline,

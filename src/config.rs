@@ -44,8 +44,24 @@ pub struct HistoryScope {
     pub since_commit: Option<String>,
     /// Only commits reachable from this branch.
     pub branch: Option<String>,
+    /// Revisions whose commits are in scope (with `exclude`: reachable from one of these and
+    /// from none of `exclude`). Set by the hooks and the CI entry point, not by a flag.
+    pub include: Vec<String>,
+    /// Revisions whose commits (and their ancestors) are out of scope.
+    pub exclude: Vec<String>,
     /// Report every branch and tag a secret is reachable from.
     pub all_provenance: bool,
+}
+
+impl HistoryScope {
+    /// Whether the scope is the whole object database (no range, branch or revision limits).
+    pub fn is_everything(&self) -> bool {
+        self.range.is_none()
+            && self.branch.is_none()
+            && self.since_commit.is_none()
+            && self.include.is_empty()
+            && self.exclude.is_empty()
+    }
 }
 
 /// A validated scan configuration.

@@ -203,7 +203,7 @@ pub fn find_provenance(
     for (i, &c) in graph.order.iter().enumerate() {
         rank[c as usize] = i as u32;
     }
-    let is_scoped = scope.range.is_some() || scope.branch.is_some() || scope.since_commit.is_some();
+    let is_scoped = !scope.is_everything();
 
     // Which refs reach each commit: bit sets propagated from children to parents.
     let words = tips.len().div_ceil(64).max(1);

@@ -266,7 +266,7 @@ impl GitSource {
 
     /// The commits a scoped sweep covers, or `None` for the whole object database.
     pub fn scope_commits(&self, scope: &HistoryScope) -> Result<Option<CommitGraph>> {
-        if scope.range.is_none() && scope.branch.is_none() && scope.since_commit.is_none() {
+        if scope.is_everything() {
             return Ok(None);
         }
         let repo = self.repo();
@@ -287,6 +287,12 @@ impl GitSource {
         }
         if let Some(since) = &scope.since_commit {
             exclude.push(resolve_commit(&repo, since)?);
+        }
+        for rev in &scope.include {
+            include.push(resolve_commit(&repo, rev)?);
+        }
+        for rev in &scope.exclude {
+            exclude.push(resolve_commit(&repo, rev)?);
         }
         if include.is_empty() {
             include = ref_tips(&repo)?
