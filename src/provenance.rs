@@ -48,8 +48,13 @@ pub struct Introduction {
 /// Where one blob is found in history.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Provenance {
-    /// The introducing commit; `None` when no ref reaches the blob (dangling or unreachable).
+    /// The first introducing commit; `None` when no ref reaches the blob (dangling or
+    /// unreachable). The same as `introductions[0]`.
     pub introduced: Option<Introduction>,
+    /// One introduction per path the blob is found at, the earliest first: the first commit
+    /// whose tree holds the blob at that path. A file renamed with its content kept is
+    /// introduced at its new path by the rename commit.
+    pub introductions: Vec<Introduction>,
     /// How many (commit, path) pairs carry the blob (for scoped sweeps: introduce it).
     pub occurrences: usize,
     /// Refs from which the blob is reachable, sorted (filled with `all_refs` only).
@@ -65,25 +70,34 @@ pub const UNREACHABLE_NOTE: &str =
     "blob is in the object database but no branch, tag or other ref reaches it (dangling or unreachable)";
 
 impl Provenance {
-    /// The finding origin for this provenance. `all_refs` keeps the list of refs.
-    pub fn origin(&self, all_refs: bool) -> Origin {
-        match &self.introduced {
-            Some(i) => Origin {
-                path: Some(i.path.clone()),
-                commit: Some(i.commit.to_string()),
-                author: Some(i.author.clone()),
-                date: Some(i.date.clone()),
-                occurrences: Some(self.occurrences),
-                refs: all_refs.then(|| self.refs.clone()),
-                note: None,
-            },
-            None => Origin {
+    /// The finding origins for this provenance, one per introduction (path), each with the
+    /// introduction's rank; one origin without a commit when no ref reaches the blob.
+    /// `all_refs` keeps the list of refs.
+    pub fn origins(&self, all_refs: bool) -> Vec<(Origin, u32)> {
+        if self.introductions.is_empty() {
+            let origin = Origin {
                 occurrences: Some(self.occurrences),
                 refs: all_refs.then(|| self.refs.clone()),
                 note: Some(UNREACHABLE_NOTE.to_string()),
                 ..Origin::default()
-            },
+            };
+            return vec![(origin, u32::MAX)];
         }
+        self.introductions
+            .iter()
+            .map(|i| {
+                let origin = Origin {
+                    path: Some(i.path.clone()),
+                    commit: Some(i.commit.to_string()),
+                    author: Some(i.author.clone()),
+                    date: Some(i.date.clone()),
+                    occurrences: Some(self.occurrences),
+                    refs: all_refs.then(|| self.refs.clone()),
+                    note: None,
+                };
+                (origin, i.rank)
+            })
+            .collect()
     }
 }
 
@@ -173,7 +187,8 @@ pub fn find_provenance(
         .map(|(i, b)| (b.0, i as u32))
         .collect();
     let mut out: Vec<Provenance> = vec![Provenance::default(); blobs.len()];
-    let mut first: Vec<Option<(u32, BString)>> = vec![None; blobs.len()];
+    // The first commit (in walk order) holding each blob at each path.
+    let mut first: HashMap<(u32, BString), u32> = HashMap::new();
     if blobs.is_empty() {
         return Ok(HashMap::new());
     }
@@ -240,9 +255,7 @@ pub fn find_provenance(
     let mut record = |c: u32, b: u32, path: &[u8], out: &mut Vec<Provenance>| {
         let b = b as usize;
         out[b].occurrences += 1;
-        if first[b].is_none() {
-            first[b] = Some((c, path.into()));
-        }
+        first.entry((b as u32, path.into())).or_insert(c);
         if all_refs {
             for w in 0..words {
                 blob_refs[b][w] |= reach[c as usize * words + w];
@@ -305,12 +318,16 @@ pub fn find_provenance(
         }
     }
 
-    for (b, intro) in first.into_iter().enumerate() {
-        if let Some((c, path)) = intro {
-            let mut intro = introduction(&repo, graph.ids[c as usize], path)?;
-            intro.rank = rank[c as usize];
-            out[b].introduced = Some(intro);
-        }
+    for ((b, path), c) in first {
+        let mut intro = introduction(&repo, graph.ids[c as usize], path)?;
+        intro.rank = rank[c as usize];
+        out[b as usize].introductions.push(intro);
+    }
+    for b in 0..out.len() {
+        out[b]
+            .introductions
+            .sort_by(|x, y| (x.rank, &x.path).cmp(&(y.rank, &y.path)));
+        out[b].introduced = out[b].introductions.first().cloned();
         out[b].bases.sort();
         out[b].bases.dedup();
         if all_refs {

@@ -238,31 +238,34 @@ pub fn scan_history(
     let mut first: HashMap<(String, Option<String>), (u32, usize)> = HashMap::new();
     for id in ids {
         let Some(p) = prov.get(&id) else { continue };
-        let origin = p.origin(config.scope.all_provenance);
         let before_scope: Vec<Arc<Vec<BlobMatch>>> = p
             .bases
             .iter()
             .filter_map(|b| scanner.try_find_matches(b))
             .collect();
-        let rank = p.introduced.as_ref().map_or(u32::MAX, |i| i.rank);
-        for m in scanner.try_find_matches(&id).iter().flat_map(|m| m.iter()) {
-            let held_before = before_scope
-                .iter()
-                .any(|old| old.iter().any(|x| x.rule == m.rule && x.secret == m.secret));
-            if held_before {
-                continue;
-            }
-            let f = Finding::new(rules, id, m, origin.clone());
-            let key = (f.fingerprint.clone(), f.path.clone());
-            match first.get(&key) {
-                Some(&(r, _)) if r <= rank => {}
-                Some(&(_, at)) => {
-                    first.insert(key, (rank, at));
-                    out[at] = f;
+        let Some(matches) = scanner.try_find_matches(&id) else {
+            continue;
+        };
+        for (origin, rank) in p.origins(config.scope.all_provenance) {
+            for m in matches.iter() {
+                let held_before = before_scope
+                    .iter()
+                    .any(|old| old.iter().any(|x| x.rule == m.rule && x.secret == m.secret));
+                if held_before {
+                    continue;
                 }
-                None => {
-                    first.insert(key, (rank, out.len()));
-                    out.push(f);
+                let f = Finding::new(rules, id, m, origin.clone());
+                let key = (f.fingerprint.clone(), f.path.clone());
+                match first.get(&key) {
+                    Some(&(r, _)) if r <= rank => {}
+                    Some(&(_, at)) => {
+                        first.insert(key, (rank, at));
+                        out[at] = f;
+                    }
+                    None => {
+                        first.insert(key, (rank, out.len()));
+                        out.push(f);
+                    }
                 }
             }
         }

@@ -211,17 +211,51 @@ fn pack_index(repo: &TestRepo) -> String {
     idx.to_string_lossy().into_owned()
 }
 
+// Issue 12, item 4: the introducing commit of a (secret, path) is the first commit whose tree
+// holds the secret at that path, so a rename introduces it at the new path.
 #[test]
-fn secret_in_a_renamed_file_is_found_at_its_first_path() {
+fn r12_renamed_file_is_introduced_at_its_new_path_by_the_rename_commit() {
     let mut repo = TestRepo::new();
     let first = repo.commit("add", &[("conf/old.ini", &format!("key={}\n", token(6)))]);
     repo.git(&["mv", "conf/old.ini", "conf/new.ini"]);
-    repo.commit_staged_all("rename");
+    let renamed = repo.commit_staged_all("rename");
+    // A later edit of the renamed file keeps the secret: it is not where it came in.
+    repo.commit(
+        "edit",
+        &[("conf/new.ini", &format!("key={}\nmode=1\n", token(6)))],
+    );
     let findings = history(&repo, &[], 1);
-    let f = finding(&findings, &token(6));
-    assert_introduced(&repo, f, &first, "conf/old.ini");
-    // Two commits carry the blob, each at one path.
-    assert_eq!(f["occurrences"], 2);
+    let mut at: Vec<(String, String)> = findings
+        .iter()
+        .filter(|f| f["secret"] == token(6).as_str())
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["commit"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    at.sort();
+    assert_eq!(
+        at,
+        [
+            ("conf/new.ini".to_string(), renamed.clone()),
+            ("conf/old.ini".to_string(), first.clone())
+        ],
+        "{findings:#?}"
+    );
+    let old = findings
+        .iter()
+        .find(|f| f["path"] == "conf/old.ini")
+        .unwrap();
+    assert_introduced(&repo, old, &first, "conf/old.ini");
+    let new = findings
+        .iter()
+        .find(|f| f["path"] == "conf/new.ini" && f["commit"] == renamed.as_str())
+        .unwrap();
+    assert_introduced(&repo, new, &renamed, "conf/new.ini");
+    // Two commits carry the first blob, each at one path.
+    assert_eq!(old["occurrences"], 2);
 }
 
 #[test]
