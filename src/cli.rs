@@ -41,6 +41,119 @@ pub enum Command {
     /// Write a `git filter-repo --replace-text` file for the secrets found and print the commands.
     #[command(after_help = PURGE_HELP)]
     PurgePlan(PurgePlanArgs),
+    /// Run in CI: decide from the CI event what to scan, annotate, summarise, write SARIF.
+    #[command(subcommand)]
+    Ci(CiCommand),
+    /// Join JSON reports of several repositories into one, deduplicated by fingerprint.
+    #[command(after_help = MERGE_HELP)]
+    Merge(MergeArgs),
+}
+
+const MERGE_HELP: &str = "Each REPORT is a JSON report (`keysweep scan --format json`, or \
+`keysweep ci github --json-file`); NAME=REPORT names its repository (else the findings' \
+`repository` key, else the file name). Secrets are masked in the output. Exit codes: 0 = no \
+secret in any report; 1 = secrets; 2 = error.";
+
+/// `keysweep ci ...`
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// GitHub Actions: reads GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_WORKSPACE, GITHUB_OUTPUT
+    /// and GITHUB_STEP_SUMMARY (the Action's action.yml runs this).
+    #[command(after_help = CI_GITHUB_HELP)]
+    Github(CiGithubArgs),
+}
+
+const CI_GITHUB_HELP: &str = "push: the commits in before..after (a new branch: what no other \
+branch or tag has; a deleted branch or a push that moved nothing: nothing). pull_request and \
+pull_request_target: merge-base..head. schedule, workflow_dispatch and other events: the whole \
+history and the working tree. A shallow checkout is deepened with git fetch, or the step fails \
+asking for fetch-depth: 0. Writes annotations to stdout, the job summary, the SARIF file, and the \
+outputs findings, sarif-file (and json-file). Exit codes: 0 = clean (or findings with \
+--fail-on-findings false); 1 = findings; 2 = error.";
+
+/// `keysweep ci github ...`
+#[derive(Debug, Args)]
+pub struct CiGithubArgs {
+    /// Configuration file (default: .keysweep.yaml in the workspace, if present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Do not report findings whose fingerprint is in this JSON report of an earlier scan.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Where to write the SARIF file.
+    #[arg(long, value_name = "FILE", default_value = "keysweep.sarif")]
+    pub sarif_file: PathBuf,
+    /// Also write the JSON report (secrets masked, with each finding's repository) here.
+    #[arg(long, value_name = "FILE")]
+    pub json_file: Option<PathBuf>,
+    /// Exit 1 when there are findings (`false`: report them and exit 0).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub fail_on_findings: bool,
+    /// The repository to scan (default: $GITHUB_WORKSPACE, else the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Act as for this event instead of $GITHUB_EVENT_NAME (e.g. `workflow_dispatch` for a full
+    /// sweep of a repository the workflow did not start from).
+    #[arg(long, value_name = "NAME")]
+    pub event: Option<String>,
+    /// The `owner/name` of the scanned repository, for SARIF and the JSON report (default:
+    /// $GITHUB_REPOSITORY).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repository: Option<String>,
+    /// Further `keysweep scan` options (after `--`), e.g. `-- --disable-rule ID --max-file-size 10M`.
+    #[arg(last = true, value_name = "SCAN OPTIONS")]
+    pub scan_args: Vec<String>,
+}
+
+impl CiGithubArgs {
+    /// The scan configuration for `workspace`: `keysweep scan` parsed from the extra options,
+    /// plus `--config` and `--baseline`.
+    pub fn scan_config(&self, workspace: &std::path::Path) -> Result<ScanConfig> {
+        let mut argv: Vec<std::ffi::OsString> = vec!["keysweep".into(), "scan".into()];
+        argv.extend(self.scan_args.iter().map(Into::into));
+        let cli = Cli::try_parse_from(argv)
+            .map_err(|e| Error::Config(format!("scan options {:?}: {e}", self.scan_args)))?;
+        let Command::Scan(mut args) = cli.command else {
+            return Err(Error::Config("scan options: not a scan".to_string()));
+        };
+        if args.path != PathBuf::from(".") {
+            return Err(Error::Config(format!(
+                "scan options {:?}: no path may be given (the workspace is scanned)",
+                self.scan_args
+            )));
+        }
+        args.path = workspace.to_path_buf();
+        if self.config.is_some() {
+            args.rules.config = self.config.clone();
+        }
+        if self.baseline.is_some() {
+            args.baseline = self.baseline.clone();
+        }
+        args.into_config()
+    }
+}
+
+/// `keysweep merge ...`
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// JSON reports, as FILE or NAME=FILE.
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<String>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "json")]
+    pub format: MergeFormat,
+    /// Write the merged report to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Output formats of `keysweep merge`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MergeFormat {
+    /// One JSON object: totals, per-repository counts, one entry per distinct secret.
+    Json,
+    /// Markdown tables (for a job summary).
+    Markdown,
 }
 
 const FIX_HELP: &str =
@@ -176,6 +289,8 @@ pub enum FormatArg {
     Json,
     Jsonl,
     Sarif,
+    /// GitHub Actions annotations, and the job summary when `$GITHUB_STEP_SUMMARY` is set.
+    Github,
 }
 
 impl From<FormatArg> for Format {
@@ -185,6 +300,7 @@ impl From<FormatArg> for Format {
             FormatArg::Json => Format::Json,
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Sarif => Format::Sarif,
+            FormatArg::Github => Format::Github,
         }
     }
 }

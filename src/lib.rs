@@ -7,12 +7,14 @@
 //! in `patterns/*.yaml`; `remediation` holds the clean-up guidance.
 
 pub mod blob;
+pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod finding;
 pub mod fix;
 pub mod matcher;
+pub mod merge;
 pub mod provenance;
 pub mod purge;
 pub mod remediation;

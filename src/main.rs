@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use keysweep::cli::{Cli, Command, RulesCommand};
+use keysweep::cli::{CiCommand, Cli, Command, MergeFormat, RulesCommand};
 use keysweep::report::{reporter, Diagnostics, ReportContext};
 use keysweep::rules::{self, RuleSet};
 
@@ -136,6 +136,57 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
             write!(out, "{}", plan.instructions(&target, &file))?;
             Ok(if diags.has_errors() {
                 Exit::Error
+            } else {
+                Exit::Findings
+            })
+        }
+        Command::Ci(CiCommand::Github(args)) => {
+            let runner = keysweep::ci::Runner::from_env().with_overrides(
+                args.workspace.clone(),
+                args.event.clone(),
+                args.repository.clone(),
+            );
+            let opts = keysweep::ci::GithubOptions {
+                sarif_file: args.sarif_file.clone(),
+                json_file: args.json_file.clone(),
+                fail_on_findings: args.fail_on_findings,
+            };
+            let mut out = std::io::stdout().lock();
+            let outcome =
+                keysweep::ci::run_github(&runner, &opts, |ws| args.scan_config(ws), &mut out)?;
+            out.flush()?;
+            Ok(if outcome.errors {
+                Exit::Error
+            } else if outcome.fail {
+                Exit::Findings
+            } else {
+                Exit::Clean
+            })
+        }
+        Command::Merge(args) => {
+            let inputs: Vec<keysweep::merge::MergeInput> = args
+                .reports
+                .iter()
+                .map(|r| keysweep::merge::MergeInput::parse(r))
+                .collect();
+            let report = keysweep::merge::merge(&inputs)?;
+            let text = match args.format {
+                MergeFormat::Json => {
+                    serde_json::to_string_pretty(&report).map_err(std::io::Error::other)? + "\n"
+                }
+                MergeFormat::Markdown => report.markdown(),
+            };
+            match &args.output {
+                Some(path) => {
+                    std::fs::write(path, text).map_err(|source| keysweep::Error::Path {
+                        path: path.clone(),
+                        source,
+                    })?
+                }
+                None => std::io::stdout().lock().write_all(text.as_bytes())?,
+            }
+            Ok(if report.secrets.is_empty() {
+                Exit::Clean
             } else {
                 Exit::Findings
             })

@@ -1,6 +1,7 @@
 //! Output: one [`Reporter`] per format writes findings to stdout; [`Diagnostics`] writes warnings,
 //! errors and the closing summary to stderr. Nothing outside this module and `main.rs` prints.
 
+pub mod github;
 pub mod human;
 pub mod json;
 pub mod progress;
@@ -27,6 +28,8 @@ pub enum Format {
     Jsonl,
     /// SARIF 2.1.0, for GitHub code scanning.
     Sarif,
+    /// GitHub Actions workflow commands (annotations) and the markdown job summary.
+    Github,
 }
 
 /// What a reporter needs besides the findings.
@@ -54,7 +57,8 @@ pub fn reporter(format: Format) -> Box<dyn Reporter> {
         Format::Human => Box::new(human::HumanReporter),
         Format::Json => Box::new(json::JsonReporter { lines: false }),
         Format::Jsonl => Box::new(json::JsonReporter { lines: true }),
-        Format::Sarif => Box::new(sarif::SarifReporter),
+        Format::Sarif => Box::new(sarif::SarifReporter::default()),
+        Format::Github => Box::new(github::GithubReporter::from_env()),
     }
 }
 
