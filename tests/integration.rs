@@ -1,6 +1,7 @@
 //! The one integration test binary (STYLE.md: `autotests = false`, one `[[test]]`). Each module
 //! covers one area and runs the real `keysweep` binary or the library's public API.
 
+mod action;
 mod cli;
 mod django_corpus;
 mod fix;

@@ -300,8 +300,9 @@ pub fn run_github(
                 .to_string(),
         ));
     }
-    // Nothing unmasked leaves the runner: annotations, summary, SARIF and JSON all mask.
-    config.redact = true;
+    // Nothing unmasked leaves the runner: annotations, summary and SARIF mask the secrets, and
+    // the JSON report is redacted (the findings stay whole in memory so they are masked once).
+    config.redact = false;
     let (findings, describe) = match &plan {
         Plan::Nothing(note) => (Vec::new(), note.clone()),
         Plan::Range {
@@ -428,7 +429,9 @@ fn write_sarif(
 fn write_json(path: &Path, findings: &[Finding], repository: Option<&str>) -> Result<()> {
     let mut values: Vec<serde_json::Value> = Vec::with_capacity(findings.len());
     for f in findings {
-        let mut v = serde_json::to_value(f).map_err(std::io::Error::other)?;
+        let mut f = f.clone();
+        f.redact();
+        let mut v = serde_json::to_value(&f).map_err(std::io::Error::other)?;
         if let (Some(obj), Some(repo)) = (v.as_object_mut(), repository) {
             obj.insert("repository".to_string(), repo.into());
         }
