@@ -29,7 +29,12 @@ impl Remote {
         let origin = TestRepo::bare();
         let mut dev = TestRepo::new();
         dev.commit("readme", &[("README.md", "hello\n")]);
-        dev.git(&["remote", "add", "origin", &origin.path().display().to_string()]);
+        dev.git(&[
+            "remote",
+            "add",
+            "origin",
+            &origin.path().display().to_string(),
+        ]);
         dev.git(&["push", "-q", "origin", "main"]);
         Remote { origin, dev }
     }
@@ -270,7 +275,9 @@ fn push_adding_a_secret_fails_with_an_annotation_at_its_file_and_line() {
         .find(|l| l.starts_with("::error "))
         .unwrap_or_else(|| panic!("an error annotation:\n{}", run.stdout));
     assert!(
-        line.starts_with("::error file=app/settings.py,line=3,col=10,title=keysweep%3A Test token (t.gh)::"),
+        line.starts_with(
+            "::error file=app/settings.py,line=3,col=10,title=keysweep%3A Test token (t.gh)::"
+        ),
         "{line}"
     );
     assert!(line.contains(&added), "the commit is named: {line}");
@@ -292,7 +299,8 @@ fn push_adding_a_secret_fails_with_an_annotation_at_its_file_and_line() {
         "the SARIF file masks the secret"
     );
     assert!(
-        run.summary.contains("| 1 | high | t.gh | `ghp_") && run.summary.contains("`app/settings.py`"),
+        run.summary.contains("| 1 | high | t.gh | `ghp_")
+            && run.summary.contains("`app/settings.py`"),
         "summary row:\n{}",
         run.summary
     );
@@ -404,7 +412,9 @@ fn force_push_scans_what_is_new_whether_or_not_the_old_tip_is_still_there() {
     assert!(run.stderr.contains("commits in"), "{}", run.stderr);
 
     // Once the remote has dropped the old tip: what no other branch has.
-    remote.origin.git(&["reflog", "expire", "--expire=now", "--all"]);
+    remote
+        .origin
+        .git(&["reflog", "expire", "--expire=now", "--all"]);
     remote.origin.git(&["gc", "-q", "--prune=now"]);
     let fresh = remote.checkout("feature");
     let run = fresh.run("push", Some(payload.clone()), &[]).expect_code(1);
@@ -413,7 +423,13 @@ fn force_push_scans_what_is_new_whether_or_not_the_old_tip_is_still_there() {
 
     // The old tip present: before..after.
     early.git(&["fetch", "-q", "--force", "origin"]);
-    early.git(&["checkout", "-q", "-B", "feature", "refs/remotes/origin/feature"]);
+    early.git(&[
+        "checkout",
+        "-q",
+        "-B",
+        "feature",
+        "refs/remotes/origin/feature",
+    ]);
     let run = early.run("push", Some(payload), &[]).expect_code(1);
     assert_eq!(run.annotated_files(), vec!["attempt/new.py"]);
 }

@@ -10,4 +10,5 @@ mod precision;
 mod purge;
 mod report;
 mod rules;
+mod sarif;
 mod util;

@@ -82,20 +82,24 @@ fn descriptor(rule: &Rule, help: &str) -> Value {
             }
         }
     }
-    json!({
+    let mut d = json!({
         "id": rule.id.as_str(),
         "name": pascal_case(&rule.name),
         "shortDescription": { "text": rule.name },
         "fullDescription": { "text": format!("{} (confidence: {})", rule.name, rule.confidence.as_str()) },
         "help": { "text": help, "markdown": help },
-        "helpUri": rule.references.first(),
         "defaultConfiguration": { "level": level(rule.severity) },
         "properties": {
             "tags": tags,
             "precision": rule.confidence.as_str(),
             "security-severity": security_severity(rule.severity),
         },
-    })
+    });
+    // The schema wants a string here: a rule without references has no `helpUri` at all.
+    if let Some(uri) = rule.references.first() {
+        d["helpUri"] = json!(uri);
+    }
+    d
 }
 
 /// The result message: what, where it came from, and for a blob no ref reaches how to see it.

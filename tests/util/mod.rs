@@ -24,3 +24,29 @@ remediations:
   breaks: [Test clients.]
   env: {var: TEST_TOKEN}
 "#;
+
+/// An external tool a test needs (SARIF Multitool, check-jsonschema, shellcheck) is missing:
+/// fails the test when `KEYSWEEP_REQUIRE_TOOLS=1` (`.ci/run` sets it and installs them), else
+/// prints why and lets the caller skip.
+pub fn tool_missing(what: &str, why: &str) {
+    assert!(
+        std::env::var_os("KEYSWEEP_REQUIRE_TOOLS").is_none_or(|v| v != "1"),
+        "KEYSWEEP_REQUIRE_TOOLS=1 but {what} is missing: {why}"
+    );
+    eprintln!("SKIPPED: {what} is not installed ({why})");
+}
+
+/// The first of `candidates` that runs `args` successfully (e.g. `--version`).
+pub fn find_program(
+    candidates: &[std::path::PathBuf],
+    args: &[&str],
+) -> Option<std::path::PathBuf> {
+    candidates.iter().find_map(|c| {
+        std::process::Command::new(c)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|_| c.clone())
+    })
+}

@@ -163,10 +163,16 @@ impl TestRepo {
 
     /// `keysweep scan <repo> --format json` with the test rules only.
     pub fn scan(&self) -> Keysweep {
+        self.scan_as("json")
+    }
+
+    /// `keysweep scan <repo> --format FORMAT` with the test rules only.
+    pub fn scan_as(&self, format: &str) -> Keysweep {
+        let format = format!("--format={format}");
         let args: [&OsStr; 6] = [
             OsStr::new("scan"),
             self.root.as_os_str(),
-            OsStr::new("--format=json"),
+            OsStr::new(&format),
             OsStr::new("--no-default-rules"),
             OsStr::new("--rules"),
             self.rules.as_os_str(),
