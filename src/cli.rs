@@ -116,7 +116,7 @@ impl CiGithubArgs {
         let Command::Scan(mut args) = cli.command else {
             return Err(Error::Config("scan options: not a scan".to_string()));
         };
-        if args.path != PathBuf::from(".") {
+        if args.path.as_os_str() != "." {
             return Err(Error::Config(format!(
                 "scan options {:?}: no path may be given (the workspace is scanned)",
                 self.scan_args

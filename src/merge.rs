@@ -1,6 +1,6 @@
 //! `keysweep merge REPORT.json...`: joins per-repository JSON reports (as `keysweep scan --format
-//! json` or `keysweep ci github --json-file` write them) into one, deduplicated by fingerprint (rule
-//! + secret): a secret leaked into three repositories is one entry listing the three, and each
+//! json` or `keysweep ci github --json-file` write them) into one, deduplicated by fingerprint (of
+//! rule and secret): a secret leaked into three repositories is one entry listing the three, and each
 //! repository keeps its own counts. This is the last step of an organisation sweep, where each
 //! repository was scanned by its own job.
 //!

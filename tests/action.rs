@@ -568,3 +568,38 @@ fn shallow_checkout_is_deepened_or_fails_naming_fetch_depth() {
     let run = ci.run("push", Some(payload), &[]).expect_code(2);
     assert!(run.stderr.contains("fetch-depth: 0"), "{}", run.stderr);
 }
+
+#[test]
+fn scan_format_github_annotates_and_writes_the_job_summary() {
+    let mut repo = TestRepo::new();
+    repo.commit("add", &[("app/settings.py", &secret_file(817))]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let summary = dir.path().join("summary.md");
+    let run = repo
+        .scan_as("github")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .run()
+        .expect_code(1);
+    assert!(
+        run.stdout
+            .starts_with("::error file=app/settings.py,line=3,col=10,"),
+        "{}",
+        run.stdout
+    );
+    let md = std::fs::read_to_string(&summary).expect("the summary is written");
+    assert!(
+        md.contains("`app/settings.py`") && md.contains("| high | 1 | 1 |"),
+        "{md}"
+    );
+    for text in [&run.stdout, &md] {
+        assert!(!text.contains(&token(817)), "masked:\n{text}");
+    }
+    // --show-secrets does not unmask workflow commands.
+    let run = repo
+        .scan_as("github")
+        .args(["--show-secrets"])
+        .env("GITHUB_STEP_SUMMARY", "")
+        .run()
+        .expect_code(1);
+    assert!(!run.stdout.contains(&token(817)), "{}", run.stdout);
+}

@@ -50,6 +50,12 @@ impl Keysweep {
         self
     }
 
+    /// Sets an environment variable.
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Keysweep {
+        self.cmd.env(key, value);
+        self
+    }
+
     /// Feeds `bytes` on stdin.
     pub fn stdin(mut self, bytes: &[u8]) -> Keysweep {
         self.stdin = Some(bytes.to_vec());
