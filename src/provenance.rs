@@ -45,9 +45,21 @@ pub struct Introduction {
     pub rank: u32,
 }
 
+/// How a blob that no ref reaches was still placed (a full sweep only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreachable {
+    /// `introductions` are in commits that no branch, tag or other ref reaches (left by a
+    /// rebase, a reset, an amended commit or a force push, until git prunes them).
+    DanglingCommit,
+    /// The blob is staged in the index at this path, in no commit.
+    Staged { path: String },
+}
+
 /// Where one blob is found in history.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Provenance {
+    /// Set when no ref reaches the blob but a dangling commit or the index places it.
+    pub unreachable: Option<Unreachable>,
     /// The first introducing commit; `None` when no ref reaches the blob (dangling or
     /// unreachable). The same as `introductions[0]`.
     pub introduced: Option<Introduction>,
@@ -69,11 +81,29 @@ pub struct Provenance {
 pub const UNREACHABLE_NOTE: &str =
     "blob is in the object database but no branch, tag or other ref reaches it (dangling or unreachable)";
 
+/// The note attached to a blob found only in a commit that no ref reaches.
+pub const DANGLING_COMMIT_NOTE: &str =
+    "the commit is reachable from no branch, tag or other ref (left by a rebase, reset, amend or \
+force push); the secret stays in the object database until git prunes it";
+
+/// The note attached to a blob found only in the index.
+pub const STAGED_NOTE: &str = "blob is staged in the index (git add) but in no commit";
+
 impl Provenance {
     /// The finding origins for this provenance, one per introduction (path), each with the
     /// introduction's rank; one origin without a commit when no ref reaches the blob.
     /// `all_refs` keeps the list of refs.
     pub fn origins(&self, all_refs: bool) -> Vec<(Origin, u32)> {
+        if let Some(Unreachable::Staged { path }) = &self.unreachable {
+            let origin = Origin {
+                path: Some(path.clone()),
+                occurrences: Some(self.occurrences),
+                refs: all_refs.then(|| self.refs.clone()),
+                note: Some(STAGED_NOTE.to_string()),
+                ..Origin::default()
+            };
+            return vec![(origin, u32::MAX)];
+        }
         if self.introductions.is_empty() {
             let origin = Origin {
                 occurrences: Some(self.occurrences),
@@ -93,7 +123,8 @@ impl Provenance {
                     date: Some(i.date.clone()),
                     occurrences: Some(self.occurrences),
                     refs: all_refs.then(|| self.refs.clone()),
-                    note: None,
+                    note: (self.unreachable == Some(Unreachable::DanglingCommit))
+                        .then(|| DANGLING_COMMIT_NOTE.to_string()),
                 };
                 (origin, i.rank)
             })
@@ -337,7 +368,93 @@ pub fn find_provenance(
                 .collect();
         }
     }
+    if !is_scoped {
+        place_unreachable(source, &graph, &wanted, &mut out, on_error)?;
+    }
     Ok(blobs.iter().copied().zip(out).collect())
+}
+
+/// For blobs no ref reaches (a full sweep found them in the object database): the index, then
+/// the commits that no ref reaches, may still say where they were. Costs a pass over the object
+/// ids of the repository (their headers), done only when such a blob has a finding.
+fn place_unreachable(
+    source: &GitSource,
+    graph: &CommitGraph,
+    wanted: &HashMap<ObjectId, u32>,
+    out: &mut [Provenance],
+    on_error: &(dyn Fn(String) + Sync),
+) -> Result<()> {
+    let mut orphans: HashMap<ObjectId, u32> = wanted
+        .iter()
+        .filter(|(_, b)| out[**b as usize].introductions.is_empty())
+        .map(|(id, b)| (*id, *b))
+        .collect();
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    let repo = source.repo();
+    if let Ok(index) = repo.open_index() {
+        for entry in index.entries() {
+            if let Some(b) = orphans.remove(&entry.id) {
+                out[b as usize].unreachable = Some(Unreachable::Staged {
+                    path: entry.path(&index).to_str_lossy().into_owned(),
+                });
+            }
+        }
+    }
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    let known: gix::hashtable::HashSet<ObjectId> = graph.ids.iter().copied().collect();
+    let ids = repo.objects.iter().map_err(|e| Error::Git {
+        context: "cannot list the objects of the repository".to_string(),
+        source: Box::new(e),
+    })?;
+    let mut dangling: Vec<ObjectId> = ids
+        .filter_map(|id| id.ok())
+        .filter(|id| !known.contains(id))
+        .filter(|id| {
+            repo.find_header(*id)
+                .is_ok_and(|h| h.kind() == gix::objs::Kind::Commit)
+        })
+        .collect();
+    dangling.sort();
+    dangling.dedup();
+    if dangling.is_empty() {
+        return Ok(());
+    }
+    let lost = CommitGraph::load(&repo, &dangling, &graph.ids);
+    for message in &lost.errors {
+        on_error(message.clone());
+    }
+    let trees = TreeIndex::new(&orphans, on_error);
+    let mut buf = Vec::new();
+    // The first dangling commit (parents first) holding each blob at each path.
+    let mut first: HashMap<(u32, BString), u32> = HashMap::new();
+    for (i, &c) in lost.order.iter().enumerate() {
+        for (b, path) in trees.hits(&repo, lost.trees[c as usize], &mut buf).iter() {
+            out[*b as usize].occurrences += 1;
+            first.entry((*b, path.clone())).or_insert(i as u32);
+        }
+    }
+    for ((b, path), i) in first {
+        let c = lost.order[i as usize];
+        let mut intro = introduction(&repo, lost.ids[c as usize], path)?;
+        // After every reachable commit: a secret also in a reachable blob is reported there.
+        intro.rank = u32::MAX - 1;
+        let p = &mut out[b as usize];
+        p.introductions.push(intro);
+        p.unreachable = Some(Unreachable::DanglingCommit);
+    }
+    for p in out
+        .iter_mut()
+        .filter(|p| p.unreachable == Some(Unreachable::DanglingCommit))
+    {
+        p.introductions
+            .sort_by(|x, y| (x.rank, &x.path).cmp(&(y.rank, &y.path)));
+        p.introduced = p.introductions.first().cloned();
+    }
+    Ok(())
 }
 
 fn introduction(repo: &gix::Repository, id: ObjectId, path: BString) -> Result<Introduction> {

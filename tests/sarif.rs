@@ -263,3 +263,50 @@ fn the_same_scan_twice_gives_identical_fingerprints() {
         .all(|f| f["keysweep/v1"].as_str().is_some_and(|s| s.len() == 32)));
     assert_eq!(first, fingerprints());
 }
+
+#[test]
+fn blobs_no_ref_reaches_are_placed_by_a_dangling_commit_or_the_index() {
+    let repo = history_repo();
+    let lost = repo.git(&["rev-parse", "HEAD@{0}"]);
+    assert!(!lost.is_empty());
+    repo.write("staged.py", format!("S = '{}'\n", token(905)));
+    repo.git(&["add", "staged.py"]);
+    std::fs::remove_file(repo.path().join("staged.py")).expect("remove");
+    let findings = repo
+        .scan()
+        .args(["--history-only"])
+        .run()
+        .expect_code(1)
+        .json();
+    let by_secret = |n: u32| {
+        findings
+            .iter()
+            .find(|f| f["secret"] == token(n).as_str())
+            .unwrap_or_else(|| panic!("finding of token {n} in {findings:#?}"))
+    };
+    // The commit that `git reset --hard` left behind (its reflog expired).
+    let oops = by_secret(903);
+    assert_eq!(oops["path"], "oops.py");
+    let commit = oops["commit"].as_str().expect("the dangling commit");
+    assert_eq!(repo.git(&["log", "-1", "--format=%s", commit]), "oops");
+    assert!(
+        oops["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("no branch")),
+        "{oops:#}"
+    );
+    // Staged, never committed.
+    let staged = by_secret(905);
+    assert_eq!(staged["path"], "staged.py");
+    assert_eq!(staged["commit"], Value::Null);
+    assert!(
+        staged["note"].as_str().is_some_and(|n| n.contains("index")),
+        "{staged:#}"
+    );
+    // Only in the object database: no path, a note.
+    let loose = by_secret(904);
+    assert_eq!(loose["path"], Value::Null);
+    assert!(loose["note"]
+        .as_str()
+        .is_some_and(|n| n.contains("unreachable")));
+}
