@@ -434,26 +434,7 @@ impl ScanArgs {
 
 /// Reads the fingerprints of a JSON (array) or JSON-lines report.
 fn read_baseline(path: &std::path::Path) -> Result<HashSet<String>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Path {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let bad = |e: serde_json::Error| {
-        Error::Config(format!(
-            "{}: not a keysweep JSON report: {e}",
-            path.display()
-        ))
-    };
-    let records: Vec<serde_json::Value> = if text.trim_start().starts_with('[') {
-        serde_json::from_str(&text).map_err(bad)?
-    } else {
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(serde_json::from_str)
-            .collect::<Result<_, _>>()
-            .map_err(bad)?
-    };
-    Ok(records
+    Ok(crate::merge::read_records(path)?
         .iter()
         .filter_map(|r| {
             r.get("fingerprint")

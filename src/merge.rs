@@ -125,7 +125,8 @@ fn severity_rank(s: &str) -> u8 {
     }
 }
 
-fn read_report(path: &Path) -> Result<Vec<Value>> {
+/// The records of a JSON (array) or JSON-lines report, as written by `--format json`/`jsonl`.
+pub fn read_records(path: &Path) -> Result<Vec<Value>> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Path {
         path: path.to_path_buf(),
         source,
@@ -145,6 +146,11 @@ fn read_report(path: &Path) -> Result<Vec<Value>> {
             .collect::<Result<_, _>>()
             .map_err(bad)?
     };
+    Ok(records)
+}
+
+fn read_report(path: &Path) -> Result<Vec<Value>> {
+    let records = read_records(path)?;
     if let Some(i) = records
         .iter()
         .position(|r| r["fingerprint"].as_str().is_none())
