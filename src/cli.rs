@@ -47,6 +47,8 @@ pub enum Command {
     /// Join JSON reports of several repositories into one, deduplicated by fingerprint.
     #[command(after_help = MERGE_HELP)]
     Merge(MergeArgs),
+    /// Print the full clean-up steps for one rule (rotate, move to the environment, purge, verify).
+    Explain(ExplainArgs),
 }
 
 const MERGE_HELP: &str = "Each REPORT is a JSON report (`keysweep scan --format json`, or \
@@ -156,6 +158,36 @@ pub enum MergeFormat {
     Markdown,
 }
 
+/// `keysweep explain ...`
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The rule id, as printed in a report (e.g. `github.pat`); `keysweep rules list` lists them.
+    pub rule_id: String,
+    #[command(flatten)]
+    pub rules: RuleSelectArgs,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always (also into a pipe or a file).
+    Always,
+    /// Never.
+    Never,
+}
+
+impl From<ColorArg> for crate::report::ColorChoice {
+    fn from(c: ColorArg) -> Self {
+        match c {
+            ColorArg::Auto => crate::report::ColorChoice::Auto,
+            ColorArg::Always => crate::report::ColorChoice::Always,
+            ColorArg::Never => crate::report::ColorChoice::Never,
+        }
+    }
+}
+
 const FIX_HELP: &str =
     "Replaces SECRET_KEY, DATABASES passwords, EMAIL_HOST_PASSWORD, AWS keys and \
 other credential literals in Django settings with environment lookups, writes a NEW random \
@@ -237,6 +269,9 @@ impl PurgePlanArgs {
             branch: None,
             all_provenance: false,
             baseline: None,
+            color: ColorArg::Never,
+            verbose: false,
+            explain: None,
             no_prefilter: false,
             rules: RuleSelectArgs {
                 rule_files: self.rules.rule_files.clone(),
@@ -359,6 +394,15 @@ pub struct ScanArgs {
     /// Do not report findings whose fingerprint is in this JSON report of an earlier scan.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// Colour in the human report: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorArg,
+    /// List every place of each secret (the human report shows the first few).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    /// Show only the secrets RULE_ID found, with that rule's full steps.
+    #[arg(long, value_name = "RULE_ID")]
+    pub explain: Option<String>,
     /// Turn the keyword prefilter off (slow; for testing that it changes nothing).
     #[arg(long, hide = true)]
     pub no_prefilter: bool,
@@ -428,6 +472,9 @@ impl ScanArgs {
             allow_paths: allow.paths,
             allow_secrets: allow.secrets,
             rules,
+            color: self.color.into(),
+            verbose: self.verbose,
+            explain: self.explain,
         })
     }
 }

@@ -92,6 +92,12 @@ pub struct ScanConfig {
     /// Findings whose secret matches any of these are not reported.
     pub allow_secrets: Vec<Regex>,
     pub rules: RuleSet,
+    /// Colour in the human report.
+    pub color: crate::report::ColorChoice,
+    /// List every place of each secret in the human report.
+    pub verbose: bool,
+    /// `--explain RULE_ID`: show only that rule's secrets and steps.
+    pub explain: Option<String>,
 }
 
 /// Default `--max-file-size`: large enough for multi-megabyte fixtures and minified bundles.

@@ -1,10 +1,10 @@
 //! The crate's error type. Each variant carries the context a user needs to act on it (a path, a rule
-//! id, an object id); `Display` is written by hand so messages read as sentences on stderr.
+//! id, an object id); `Display` is written by hand so messages read as sentences on stderr. It sits
+//! at the bottom of the crate: other modules' errors are wrapped here without this module importing
+//! their types back (a rule id is carried as text).
 
 use std::fmt;
 use std::path::PathBuf;
-
-use crate::rules::RuleId;
 
 /// Everything that can stop keysweep from doing what it was asked.
 #[derive(Debug)]
@@ -23,7 +23,7 @@ pub enum Error {
     /// One or more rules are invalid; each string names the file, rule and problem.
     InvalidRules(Vec<String>),
     /// A rule's regular expression does not compile.
-    RulePattern { id: RuleId, source: regex::Error },
+    RulePattern { id: String, source: regex::Error },
     /// The path to scan does not exist or cannot be read.
     Path {
         path: PathBuf,

@@ -7,7 +7,6 @@ use sha2::{Digest, Sha256};
 
 use crate::blob::BlobId;
 use crate::matcher::Match;
-use crate::remediation::RemediationPlan;
 use crate::rules::{Confidence, RuleId, RuleSet, Severity};
 
 /// Longest `match` text kept in a finding; longer ones (a whole PEM block) keep their start and end.
@@ -73,6 +72,8 @@ impl BlobMatch {
 pub struct Origin {
     /// Path within the repository or scanned directory (`-` for stdin).
     pub path: Option<String>,
+    /// The path's bytes, when they are not UTF-8 (`path` then has U+FFFD in their place).
+    pub path_bytes: Option<Vec<u8>>,
     /// Full sha of the commit that introduced the blob at `path`; `None` for working-tree content.
     pub commit: Option<String>,
     /// `Name <email>` of the commit's author.
@@ -98,6 +99,10 @@ pub struct Finding {
     #[serde(rename = "match")]
     pub matched: String,
     pub path: Option<String>,
+    /// The path's exact bytes when it is not valid UTF-8 (`path` is then a lossy rendering), so
+    /// the file can still be found; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<Vec<u8>>,
     pub line: usize,
     pub column: usize,
     pub commit: Option<String>,
@@ -114,25 +119,32 @@ pub struct Finding {
     /// Whether the secret is still in the working tree (HEAD plus uncommitted changes); `None`
     /// where there is no working tree to tell (a bare repository, `--history-only`, stdin).
     pub at_head: Option<bool>,
-    /// The numbered remediation steps for this secret (rotate, move to the environment, purge
-    /// history, verify), shared by every finding of the same secret.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub remediation_steps: Option<RemediationPlan>,
+    /// Findings of one secret value (by one or several rules) share this id: the fingerprint of
+    /// the finding of the most specific rule among them. Set by `group::assign_secret_groups`
+    /// before any redaction, so two different secrets never share it, masked or not.
+    pub secret_group: String,
+    /// For a finding in the files on disk: whether git tracks the file (`None` outside a git
+    /// work tree). Shown by the human report only.
+    #[serde(skip)]
+    pub tracked: Option<bool>,
 }
 
 impl Finding {
     /// Builds the finding for `m` (found in blob `blob`) seen at `origin`.
     pub fn new(rules: &RuleSet, blob: BlobId, m: &BlobMatch, origin: Origin) -> Finding {
         let rule = rules.rule(m.rule);
+        let fingerprint = fingerprint(&rule.id, &m.secret);
         Finding {
             rule_id: rule.id.clone(),
             rule_name: rule.name.clone(),
             severity: m.severity,
             confidence: rule.confidence,
-            fingerprint: fingerprint(&rule.id, &m.secret),
+            secret_group: fingerprint.clone(),
+            fingerprint,
             secret: m.secret.clone(),
             matched: m.matched.clone(),
             path: origin.path,
+            path_bytes: origin.path_bytes,
             line: m.line,
             column: m.column,
             commit: origin.commit,
@@ -144,13 +156,14 @@ impl Finding {
             refs: origin.refs,
             note: origin.note,
             at_head: None,
-            remediation_steps: None,
+            tracked: None,
         }
     }
 
-    /// Replaces the secret by a masked form, in `secret` and in `match`.
+    /// Replaces the secret by its masked form ([`crate::text::mask_secret`], the same in every
+    /// format), in `secret` and in `match`.
     pub fn redact(&mut self) {
-        let masked = mask(&self.secret);
+        let masked = crate::text::mask_secret(&self.secret);
         if !self.secret.is_empty() {
             self.matched = self.matched.replace(&self.secret, &masked);
         }
@@ -172,32 +185,9 @@ pub fn fingerprint(rule: &RuleId, secret: &str) -> String {
         .collect()
 }
 
-/// Masks all but a few characters at the start of `secret` (fewer for short secrets).
-pub fn mask(secret: &str) -> String {
-    let n = secret.chars().count();
-    let keep = match n {
-        0..=7 => 0,
-        8..=19 => 2,
-        _ => 4,
-    };
-    let mut out: String = secret.chars().take(keep).collect();
-    out.push_str(&"*".repeat((n - keep).clamp(3, 12)));
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mask_keeps_only_a_prefix() {
-        assert_eq!(
-            mask("ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
-            "ghp_************"
-        );
-        assert_eq!(mask("short"), "*****");
-        assert!(!mask("abcdefghijkl").contains("cdef"));
-    }
 
     #[test]
     fn fingerprint_depends_on_rule_and_secret_only() {

@@ -4,7 +4,8 @@
 //! produces blobs → `matcher` (keyword prefilter, regex confirmation, filters) → `finding`
 //! (located, fingerprinted records) → `provenance` (commits and paths, for history) → `report`
 //! (human, JSON, SARIF). `scan` wires the stages; `rules` holds the detection rules, which are data
-//! in `patterns/*.yaml`; `remediation` holds the clean-up guidance.
+//! in `patterns/*.yaml`; `remediation` builds the clean-up steps; `text` (escaping and masking of
+//! what is shown) sits at the bottom with `error`.
 
 pub mod blob;
 pub mod ci;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod finding;
 pub mod fix;
+pub mod group;
 pub mod matcher;
 pub mod merge;
 pub mod provenance;
@@ -20,7 +22,9 @@ pub mod purge;
 pub mod remediation;
 pub mod report;
 pub mod rules;
+pub mod rules_check;
 pub mod scan;
 pub mod source;
+pub mod text;
 
 pub use error::{Error, Result};

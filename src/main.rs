@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use keysweep::cli::{CiCommand, Cli, Command, MergeFormat, RulesCommand};
-use keysweep::report::{reporter, Diagnostics, ReportContext};
+use keysweep::report::{reporter, Diagnostics, Format, ReportContext};
 use keysweep::rules::{self, RuleSet};
 
 /// The exit codes, documented in `--help`.
@@ -49,9 +49,26 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
             let config = args.into_config()?;
             let diags = Diagnostics::new(config.quiet);
             let outcome = keysweep::scan::run(&config, &diags)?;
+            if let Some(id) = &config.explain {
+                if !config.rules.rules().iter().any(|r| r.id.as_str() == id) {
+                    return Err(keysweep::Error::Config(format!(
+                        "--explain {id}: no such rule (`keysweep rules list` lists them)"
+                    )));
+                }
+            }
+            let scan_root = keysweep::scan::scan_root(&config);
+            let human = config.format == Format::Human;
+            if !human {
+                diags.summary(&outcome.totals, outcome.findings.len());
+            }
             let ctx = ReportContext {
-                rules: &config.rules,
                 show_secrets: config.show_secrets,
+                present: outcome.present.as_deref(),
+                totals: (!config.quiet).then_some(&outcome.totals),
+                color: config.color.resolve(output.is_none()),
+                verbose: config.verbose,
+                explain: config.explain.as_deref(),
+                ..ReportContext::new(&config.rules, &scan_root)
             };
             let mut out: Box<dyn Write> = match &output {
                 Some(path) => Box::new(std::io::BufWriter::new(
@@ -191,6 +208,19 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
                 Exit::Findings
             })
         }
+        Command::Explain(args) => {
+            let (set, _) = keysweep::config::load_rules(&args.rules.to_options(), None)?;
+            let Some(rule) = set.rules().iter().find(|r| r.id.as_str() == args.rule_id) else {
+                return Err(keysweep::Error::Config(format!(
+                    "{}: no such rule (`keysweep rules list` lists them)",
+                    args.rule_id
+                )));
+            };
+            let color = keysweep::report::ColorChoice::Auto.resolve(true);
+            let mut out = std::io::stdout().lock();
+            keysweep::report::human::write_explain(&mut out, &set, rule, color)?;
+            Ok(Exit::Clean)
+        }
         Command::Rules(RulesCommand::List(sel)) => {
             let (set, _) = keysweep::config::load_rules(&sel.to_options(), None)?;
             print_rule_list(&set)?;
@@ -225,7 +255,7 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
             } else {
                 RuleSet::read_files(&files)?
             };
-            let report = rules::check::check_files(&files);
+            let report = keysweep::rules_check::check_files(&files);
             if report.problems.is_empty() {
                 println!(
                     "ok: {} file(s), {} rule(s), every example checked",

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::finding::mask;
+use crate::text::mask_secret as mask;
 
 /// One input: a report file and, optionally, the repository it covers.
 #[derive(Debug, Clone)]

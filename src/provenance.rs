@@ -40,6 +40,8 @@ pub struct Introduction {
     pub date: String,
     /// The blob's path in that commit.
     pub path: String,
+    /// The path's bytes when they are not UTF-8 (`path` is then lossy).
+    pub path_bytes: Option<Vec<u8>>,
     /// The commit's position in the walk (parents before children, older first): of two blobs
     /// holding the same secret, the one with the lower rank brought it in first.
     pub rank: u32,
@@ -118,6 +120,7 @@ impl Provenance {
             .map(|i| {
                 let origin = Origin {
                     path: Some(i.path.clone()),
+                    path_bytes: i.path_bytes.clone(),
                     commit: Some(i.commit.to_string()),
                     author: Some(i.author.clone()),
                     date: Some(i.date.clone()),
@@ -476,6 +479,7 @@ fn introduction(repo: &gix::Repository, id: ObjectId, path: BString) -> Result<I
         author: format!("{} <{}>", author.name, author.email),
         date,
         path: path.to_str_lossy().into_owned(),
+        path_bytes: std::str::from_utf8(&path).is_err().then(|| path.to_vec()),
         rank: 0,
     })
 }

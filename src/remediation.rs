@@ -1,223 +1,37 @@
-//! Remediation guidance: the `remediations:` entries of `patterns/*.yaml` and their rendering.
+//! Remediation plans: a rule's remediation entry (the data of `patterns/*.yaml`, parsed and
+//! checked in `rules::remediation`) applied to the findings of one leaked secret.
 //!
-//! A rule names a remediation by id; the entry says what the credential unlocks, how to rotate
-//! it, what breaks when it is rotated, how to load it from the environment instead and whether
-//! history must be purged. This module owns the serde form of an entry ([`RemediationSpec`]), its
-//! checks ([`RemediationSpec::problems`]) and the rendering of an entry plus the context of one
-//! leaked secret (where it is, whether it is in history / still at HEAD) into ordered steps:
+//! The entry says what the credential unlocks, how to rotate it, what breaks when it is rotated,
+//! how to load it from the environment instead and whether history must be purged. This module
+//! renders an entry plus the context of one leaked secret (where it is, whether it is in history /
+//! still at HEAD) into ordered steps:
 //! rotate → move to the environment → purge history → verify ([`RemediationPlan`], serialisable
 //! for `--format json`, [`RemediationPlan::render_human`] for the human report). Grouping findings
 //! by secret and printing are the reporters' job.
 
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::finding::Finding;
-use crate::rules::RuleSet;
+pub use crate::rules::remediation::is_env_var_name;
+use crate::rules::remediation::{PurgeNeed, RemediationSpec, RotateStep, Snippet};
 
-/// One `remediations:` entry of a pattern file.
-///
-/// ```yaml
-/// remediations:
-/// - id: django-secret-key
-///   summary: Generate a new SECRET_KEY, load it from the environment, purge the old one.
-///   unlocks: Forging sessions, password-reset links and anything signed with django.core.signing.
-///   rotate:
-///   - step: Generate a new key.
-///     command: python -c '...'
-///     docs: https://docs.djangoproject.com/en/stable/ref/settings/#secret-key
-///   breaks: [All sessions (everyone is logged out).]
-///   env:
-///     var: DJANGO_SECRET_KEY
-///     snippets:
-///     - label: django-environ
-///       code: SECRET_KEY = env("DJANGO_SECRET_KEY")
-///   purge: {needed: if-committed, note: ...}
-///   references: [https://docs.djangoproject.com/en/stable/ref/settings/#secret-key]
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RemediationSpec {
-    /// Unique id (lowercase `[a-z0-9._-]`), referenced by a rule's `remediation:` key. A plain
-    /// `String` because `rules::RuleSet` keys its map by it.
-    pub id: String,
-    /// One line: what to do, in short.
-    pub summary: String,
-    /// What the credential gives whoever holds it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unlocks: Option<String>,
-    /// Ordered steps to revoke / rotate it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rotate: Vec<RotateStep>,
-    /// What stops working when the credential is rotated.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub breaks: Vec<String>,
-    /// How to load the value from the environment instead of the source.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub env: Option<EnvAdvice>,
-    /// Whether history must be purged.
-    #[serde(default)]
-    pub purge: PurgeAdvice,
-    /// Further reading (https links).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub references: Vec<String>,
-}
-
-/// One rotation step: a sentence, optionally with a console page, a CLI command and a doc link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RotateStep {
-    /// What to do.
-    pub step: String,
-    /// Console page where it is done.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// Shell command that does it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    /// Documentation of the step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub docs: Option<String>,
-}
-
-/// How to load the credential from the environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnvAdvice {
-    /// Suggested environment variable name, e.g. `DJANGO_SECRET_KEY`.
-    pub var: String,
-    /// Extra advice (where to keep it in production, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// Code that reads the variable, one per style (django-environ, os.environ, shell, ...).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub snippets: Vec<Snippet>,
-}
-
-/// A labelled code snippet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Snippet {
-    /// Short label, e.g. `django-environ` or `os.environ`.
-    pub label: String,
-    /// The code, possibly several lines.
-    pub code: String,
-}
-
-/// Whether history must be purged once the secret was committed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PurgeAdvice {
-    /// When purging is needed.
-    #[serde(default)]
-    pub needed: PurgeNeed,
-    /// Extra advice about purging.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-/// When a history purge is needed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PurgeNeed {
-    /// Whenever the secret is in any commit (it may have been pushed). The default.
-    #[default]
-    IfCommitted,
-    /// The value is not sensitive once rotated (e.g. a publishable key); purging is optional.
-    Optional,
-}
-
-impl RemediationSpec {
-    /// Every problem with this entry (empty when it is complete). `rules check` reports these;
-    /// a complete entry has a summary on one line, an `unlocks`, at least one `rotate` step, at
-    /// least one `breaks` item, an `env` advice with a valid variable name, and https links.
-    pub fn problems(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let id = self.id.as_str();
-        if id.is_empty()
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-        {
-            out.push(format!(
-                "remediation id {id:?} must be non-empty [a-z0-9._-]"
-            ));
-        }
-        if self.summary.trim().is_empty() {
-            out.push(format!("remediation {id}: empty summary"));
-        } else if self.summary.trim().contains('\n') {
-            out.push(format!("remediation {id}: summary must be one line"));
-        }
-        if self.unlocks.as_deref().is_none_or(|s| s.trim().is_empty()) {
-            out.push(format!(
-                "remediation {id}: missing `unlocks` (what the credential gives)"
-            ));
-        }
-        if self.rotate.is_empty() {
-            out.push(format!("remediation {id}: missing `rotate` steps"));
-        }
-        for (i, step) in self.rotate.iter().enumerate() {
-            if step.step.trim().is_empty() {
-                out.push(format!("remediation {id}: rotate[{i}] has an empty `step`"));
-            }
-            for link in [&step.url, &step.docs].into_iter().flatten() {
-                check_link(id, &format!("rotate[{i}]"), link, &mut out);
-            }
-        }
-        if self.breaks.is_empty() {
-            out.push(format!(
-                "remediation {id}: missing `breaks` (what rotation breaks)"
-            ));
-        }
-        match &self.env {
-            None => out.push(format!("remediation {id}: missing `env` advice")),
-            Some(env) => {
-                if !is_env_var_name(&env.var) {
-                    out.push(format!(
-                        "remediation {id}: env.var {:?} is not an UPPER_CASE variable name",
-                        env.var
-                    ));
-                }
-            }
-        }
-        for link in &self.references {
-            check_link(id, "references", link, &mut out);
-        }
-        out
-    }
-}
-
-fn check_link(id: &str, field: &str, link: &str, out: &mut Vec<String>) {
-    if !link.starts_with("https://") || link.contains(char::is_whitespace) {
-        out.push(format!(
-            "remediation {id}: {field}: {link:?} is not an https:// link"
-        ));
-    }
-}
-
-/// `true` for `[A-Z_][A-Z0-9_]*`.
-pub fn is_env_var_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    matches!(bytes.next(), Some(b'A'..=b'Z' | b'_'))
-        && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-}
-
-/// Where one leaked secret is, as known to the reporter.
+/// Where one leaked secret (or the several secrets a set of steps is printed for) is, as known to
+/// the reporter.
 #[derive(Debug, Clone, Default)]
 pub struct Context<'a> {
-    /// Path of (one) file holding it, relative to the scanned root.
-    pub path: Option<&'a str>,
-    /// 1-based line in that file.
-    pub line: Option<usize>,
+    /// `path:line` of every place it is now (the working tree, or HEAD's tree in a bare
+    /// repository): the same check as "still at HEAD".
+    pub head_places: Vec<String>,
     /// Full sha of the commit that introduced it, if it is in history.
     pub introduced_in: Option<&'a str>,
-    /// Number of (commit, path) pairs carrying it (0 when unknown).
+    /// How many times history carries it, counted over commits and files (0 when unknown).
     pub commits: usize,
     /// Found in at least one commit.
     pub in_history: bool,
-    /// Still present in the working tree / at HEAD.
-    pub at_head: bool,
+    /// Still present now (`head_places` is not empty), or `None` when that cannot be told (no
+    /// working tree was scanned).
+    pub at_head: Option<bool>,
     /// The path given to `keysweep scan` (used in the printed verify commands); `.` if `None`.
     pub scan_root: Option<&'a str>,
 }
@@ -306,25 +120,29 @@ impl RemediationPlan {
                 None => "Load the new value from the environment, not from the source".to_owned(),
             },
         );
-        match (ctx.at_head, ctx.path) {
-            (true, Some(path)) => {
-                let at = match ctx.line {
-                    Some(line) => format!("{path}:{line}"),
-                    None => path.to_owned(),
-                };
-                env.details.push(format!("The literal is still in {at}: replace it."));
-                if is_python_settings(path) {
+        match ctx.at_head {
+            Some(true) => {
+                env.details.push(format!(
+                    "It is still in {}: replace it there.",
+                    list_places(&ctx.head_places)
+                ));
+                if ctx.head_places.iter().any(|p| is_python_settings(p)) {
                     env.details.push(
                         "`keysweep fix` does this for Django settings: it writes a new SECRET_KEY \
                          and the other values to .env (mode 0600, git-ignored)."
                             .to_owned(),
                     );
-                    env.commands.push(format!("keysweep fix --dry-run {scan_root}"));
+                    env.commands
+                        .push(format!("keysweep fix --dry-run {scan_root}"));
                 }
             }
-            (true, None) => env.details.push("The literal is still in the working tree: replace it.".to_owned()),
-            (false, _) => env.details.push(
-                "It is no longer in the working tree; make sure its replacement is read from the environment."
+            Some(false) => env.details.push(
+                "It is no longer in the files on disk; make sure whatever used it now reads its \
+                 replacement from the environment."
+                    .to_owned(),
+            ),
+            None => env.details.push(
+                "Wherever it is still used, read its replacement from the environment instead."
                     .to_owned(),
             ),
         }
@@ -350,12 +168,16 @@ impl RemediationPlan {
                     "Optionally purge it from git history"
                 },
             );
-            let mut where_ = String::from("It is in history");
+            let mut where_ = String::from("It is in git history");
             if let Some(commit) = ctx.introduced_in {
-                let _ = write!(where_, ", introduced in {}", short_sha(commit));
+                let _ = write!(where_, ", first committed in {}", short_sha(commit));
             }
             if ctx.commits > 1 {
-                let _ = write!(where_, ", carried by {} (commit, path) pairs", ctx.commits);
+                let _ = write!(
+                    where_,
+                    ", found {} times across commits and files",
+                    ctx.commits
+                );
             }
             where_.push('.');
             purge.details.push(where_);
@@ -469,194 +291,56 @@ fn join_items(items: &[String]) -> String {
         .join("; ")
 }
 
-fn short_sha(sha: &str) -> &str {
+/// The first 12 hex digits of a commit id.
+pub fn short_sha(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
 
-fn is_python_settings(path: &str) -> bool {
+/// `path:line` or `path` (a line suffix is ignored when looking at the extension).
+fn is_python_settings(place: &str) -> bool {
+    let path = place.rsplit_once(':').map_or(place, |(p, line)| {
+        if line.bytes().all(|b| b.is_ascii_digit()) {
+            p
+        } else {
+            place
+        }
+    });
     path.ends_with(".py") && path.contains("settings")
 }
 
-/// One leaked secret with every place it was seen: the unit of the human report (one secret found
-/// in 40 commits is one problem) and of the structured steps in JSON.
-#[derive(Debug, Clone, Serialize)]
-pub struct SecretGroup {
-    /// Rule of the first finding (the most severe one when several rules found the secret).
-    pub rule_id: String,
-    /// The secret as it appears in the findings (masked if they were redacted).
-    pub secret: String,
-    /// Every `(path, line, commit)` where it was found, in input order.
-    pub locations: Vec<SecretLocation>,
-    /// Full sha of the earliest commit (by author date) that carries it.
-    pub introduced_in: Option<String>,
-    /// Path it was introduced at.
-    pub introduced_path: Option<String>,
-    /// (commit, path) pairs carrying it: the provenance count, or the distinct commits seen when larger.
-    pub commits: usize,
-    /// Found in at least one commit.
-    pub in_history: bool,
-    /// Found in the working tree (a finding without a commit).
-    pub at_head: bool,
-    /// The steps, when the rule has a remediation entry.
-    pub remediation: Option<RemediationPlan>,
-}
-
-/// One place a secret was found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SecretLocation {
-    /// Path (relative to the scanned root).
-    pub path: Option<String>,
-    /// 1-based line.
-    pub line: usize,
-    /// Commit that introduced the blob there; `None` for the working tree.
-    pub commit: Option<String>,
-}
-
-/// Groups findings by secret text, in order of first appearance, and builds each group's steps.
-/// Call it before redacting: masked secrets can collide. `scan_root` is the path shown in the
-/// printed `keysweep` commands.
-pub fn group_by_secret(findings: &[Finding], rules: &RuleSet, scan_root: &str) -> Vec<SecretGroup> {
-    let mut order: Vec<&str> = Vec::new();
-    let mut by_secret: std::collections::HashMap<&str, Vec<&Finding>> = Default::default();
-    for f in findings {
-        let entry = by_secret.entry(f.secret.as_str()).or_default();
-        if entry.is_empty() {
-            order.push(f.secret.as_str());
-        }
-        entry.push(f);
+/// `a.py:3, b.env:1 and 4 more`.
+fn list_places(places: &[String]) -> String {
+    const SHOWN: usize = 4;
+    let mut out = places
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if places.len() > SHOWN {
+        let _ = write!(out, " and {} more", places.len() - SHOWN);
     }
-    order
-        .into_iter()
-        .map(|secret| {
-            let group = &by_secret[secret];
-            let lead = group
-                .iter()
-                .min_by_key(|f| std::cmp::Reverse(f.severity))
-                .copied()
-                .unwrap_or(group[0]);
-            let first_commit = group
-                .iter()
-                .filter(|f| f.commit.is_some())
-                .min_by(|a, b| a.date.cmp(&b.date));
-            let mut commits: Vec<&str> = group.iter().filter_map(|f| f.commit.as_deref()).collect();
-            commits.sort_unstable();
-            commits.dedup();
-            let provenance = group
-                .iter()
-                .filter_map(|f| f.occurrences)
-                .max()
-                .unwrap_or(0);
-            let in_history = !commits.is_empty();
-            let at_head = group
-                .iter()
-                .any(|f| f.at_head == Some(true) || (f.commit.is_none() && f.at_head.is_none()));
-            let here = group
-                .iter()
-                .find(|f| f.commit.is_none())
-                .copied()
-                .unwrap_or(lead);
-            let spec = rules
-                .rules()
-                .iter()
-                .find(|r| r.id == lead.rule_id)
-                .and_then(|r| r.remediation.as_deref())
-                .and_then(|id| rules.try_find_remediation(id));
-            let ctx = Context {
-                path: here.path.as_deref(),
-                line: Some(here.line),
-                introduced_in: first_commit.and_then(|f| f.commit.as_deref()),
-                commits: commits.len().max(provenance),
-                in_history,
-                at_head,
-                scan_root: Some(scan_root),
-            };
-            SecretGroup {
-                rule_id: lead.rule_id.as_str().to_owned(),
-                secret: secret.to_owned(),
-                locations: group
-                    .iter()
-                    .map(|f| SecretLocation {
-                        path: f.path.clone(),
-                        line: f.line,
-                        commit: f.commit.clone(),
-                    })
-                    .collect(),
-                introduced_in: ctx.introduced_in.map(str::to_owned),
-                introduced_path: first_commit.and_then(|f| f.path.clone()),
-                commits: ctx.commits,
-                in_history,
-                at_head,
-                remediation: spec.map(|s| RemediationPlan::new(s, &ctx)),
-            }
-        })
-        .collect()
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const DJANGO: &str = r#"
-id: django-secret-key
-summary: Generate a new SECRET_KEY, load it from the environment, purge the old one from history.
-unlocks: Forging session cookies and password-reset links.
-rotate:
-- step: Generate a new key.
-  command: python -c 'from django.core.management.utils import get_random_secret_key; print(get_random_secret_key())'
-  docs: https://docs.djangoproject.com/en/stable/ref/settings/#secret-key
-breaks: [Every session (all users are logged out)., Password-reset links already sent.]
-env:
-  var: DJANGO_SECRET_KEY
-  snippets:
-  - label: django-environ
-    code: |
-      env = environ.Env()
-      SECRET_KEY = env("DJANGO_SECRET_KEY")
-references: [https://docs.djangoproject.com/en/stable/topics/signing/]
-"#;
+    use crate::rules::remediation::TEST_SPEC as DJANGO;
 
     fn spec() -> RemediationSpec {
         serde_yaml::from_str(DJANGO).expect("valid test yaml")
     }
 
     #[test]
-    fn complete_entry_has_no_problems() {
-        assert_eq!(spec().problems(), Vec::<String>::new());
-        assert_eq!(spec().purge.needed, PurgeNeed::IfCommitted);
-    }
-
-    #[test]
-    fn summary_only_entry_lists_missing_fields() {
-        let s: RemediationSpec = serde_yaml::from_str("id: x\nsummary: do it").expect("yaml");
-        let p = s.problems().join("\n");
-        for field in ["unlocks", "rotate", "breaks", "env"] {
-            assert!(p.contains(field), "{field} missing from {p}");
-        }
-    }
-
-    #[test]
-    fn unknown_field_is_rejected() {
-        let e = serde_yaml::from_str::<RemediationSpec>("id: x\nsummary: s\nrotat: []");
-        assert!(e.is_err());
-    }
-
-    #[test]
-    fn bad_link_and_var_are_reported() {
-        let mut s = spec();
-        s.references.push("http://insecure".into());
-        s.env.as_mut().expect("env").var = "lower".into();
-        assert_eq!(s.problems().len(), 2, "{:?}", s.problems());
-    }
-
-    #[test]
     fn secret_in_history_gets_purge_step_and_history_verify() {
         let ctx = Context {
-            path: Some("mysite/settings.py"),
-            line: Some(23),
+            head_places: vec!["mysite/settings.py:23".into()],
             introduced_in: Some("0123456789abcdef0123456789abcdef01234567"),
             commits: 40,
             in_history: true,
-            at_head: true,
+            at_head: Some(true),
             scan_root: None,
         };
         let plan = RemediationPlan::new(&spec(), &ctx);
@@ -675,7 +359,9 @@ references: [https://docs.djangoproject.com/en/stable/topics/signing/]
         assert!(text.contains("1. Rotate it first"), "{text}");
         assert!(text.contains("mysite/settings.py:23"), "{text}");
         assert!(
-            text.contains("introduced in 0123456789ab, carried by 40 (commit, path) pairs."),
+            text.contains(
+                "first committed in 0123456789ab, found 40 times across commits and files."
+            ),
             "{text}"
         );
         assert!(text.contains("$ keysweep fix --dry-run ."), "{text}");
@@ -687,8 +373,8 @@ references: [https://docs.djangoproject.com/en/stable/topics/signing/]
     #[test]
     fn working_tree_only_secret_has_no_purge_step() {
         let ctx = Context {
-            path: Some(".env.local"),
-            at_head: true,
+            head_places: vec![".env.local:1".into()],
+            at_head: Some(true),
             ..Context::default()
         };
         let plan = RemediationPlan::new(&spec(), &ctx);
@@ -697,65 +383,15 @@ references: [https://docs.djangoproject.com/en/stable/topics/signing/]
         assert!(!plan.render_human("").contains("keysweep fix"));
     }
 
-    fn finding(secret: &str, path: &str, commit: Option<&str>, date: Option<&str>) -> Finding {
-        Finding {
-            rule_id: crate::rules::RuleId::from("t.token"),
-            rule_name: "Test token".into(),
-            severity: crate::rules::Severity::High,
-            confidence: crate::rules::Confidence::High,
-            secret: secret.into(),
-            matched: secret.into(),
-            path: Some(path.into()),
-            line: 3,
-            column: 1,
-            commit: commit.map(str::to_owned),
-            author: None,
-            date: date.map(str::to_owned),
-            blob_id: String::new(),
-            fingerprint: String::new(),
-            remediation: None,
-            occurrences: None,
-            refs: None,
-            note: None,
-            at_head: None,
-            remediation_steps: None,
-        }
-    }
-
     #[test]
-    fn findings_of_one_secret_make_one_group_with_history_context() {
-        let yaml = format!(
-            "rules:\n- id: t.token\n  name: Test token\n  keywords: [tok_]\n  pattern: '(?P<secret>tok_[a-z0-9]{{12}})'\n  severity: high\n  confidence: high\n  remediation: django-secret-key\n  examples: ['tok_a1b2c3d4e5f6']\n  negative_examples: ['tok_']\nremediations:\n- {}\n",
-            DJANGO.trim().replace('\n', "\n  ")
-        );
-        let rules =
-            RuleSet::from_files(&[(std::path::PathBuf::from("t.yaml"), yaml)]).expect("rules");
-        let fs = [
-            finding(
-                "tok_a1b2c3d4e5f6",
-                "app/settings.py",
-                Some("bbbb"),
-                Some("2024-02-01T00:00:00Z"),
-            ),
-            finding("tok_zzzzzzzzzzzz", "other.py", None, None),
-            finding(
-                "tok_a1b2c3d4e5f6",
-                "old/settings.py",
-                Some("aaaa"),
-                Some("2024-01-01T00:00:00Z"),
-            ),
-            finding("tok_a1b2c3d4e5f6", "app/settings.py", None, None),
-        ];
-        let groups = group_by_secret(&fs, &rules, "repo");
-        assert_eq!(groups.len(), 2);
-        let g = &groups[0];
-        assert_eq!(g.locations.len(), 3);
-        assert_eq!(g.introduced_in.as_deref(), Some("aaaa"));
-        assert_eq!(g.introduced_path.as_deref(), Some("old/settings.py"));
-        assert_eq!((g.commits, g.in_history, g.at_head), (2, true, true));
-        let plan = g.remediation.as_ref().expect("plan");
-        assert!(plan.purge_needed);
-        assert!(plan.render_human("").contains("$ keysweep purge-plan repo"));
-        assert!(!groups[1].in_history && groups[1].at_head);
+    fn a_secret_gone_from_disk_is_not_said_to_be_still_there() {
+        let ctx = Context {
+            in_history: true,
+            at_head: Some(false),
+            ..Context::default()
+        };
+        let text = RemediationPlan::new(&spec(), &ctx).render_human("");
+        assert!(text.contains("no longer in the files on disk"), "{text}");
+        assert!(!text.contains("still in"), "{text}");
     }
 }

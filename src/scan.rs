@@ -11,11 +11,11 @@ use crate::blob::BlobId;
 use crate::config::{HistoryMode, ScanConfig, Target};
 use crate::error::{Error, Result};
 use crate::finding::{BlobMatch, Finding, Origin};
+use crate::group::assign_secret_groups;
 use crate::matcher::Matcher;
 use crate::provenance::find_provenance;
-use crate::remediation::{group_by_secret, RemediationPlan};
 use crate::report::progress::Progress;
-use crate::report::{human_bytes, Diagnostics, Stats};
+use crate::report::{human_bytes, Diagnostics, ScanTotals, Stats};
 use crate::source::fs::{FsItem, FsSource};
 use crate::source::git::{GitItem, GitSource};
 
@@ -99,6 +99,12 @@ fn line_has_inline_allow(bytes: &[u8], pos: usize) -> bool {
 pub struct ScanOutcome {
     /// Findings after allow lists and baseline, sorted by path, commit, line, column, rule.
     pub findings: Vec<Finding>,
+    /// What the files on disk hold now (every working-tree finding, also those whose content is
+    /// already reported from history), with current paths and lines; `None` when no working tree
+    /// was scanned (`--history-only`, a bare repository). "Still at HEAD" is decided from this.
+    pub present: Option<Vec<Finding>>,
+    /// What was scanned, for the summary.
+    pub totals: ScanTotals,
 }
 
 /// Runs the scan described by `config`, reporting problems to `diags`.
@@ -110,23 +116,48 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
         .map_err(|e| Error::Config(format!("cannot start worker threads: {e}")))?;
     let matcher = Matcher::new(&config.rules).with_prefilter(config.prefilter);
     let scanner = BlobScanner::new(matcher);
-    let mut findings = pool.install(|| -> Result<Vec<Finding>> {
-        match &config.target {
-            Target::Stdin => scan_stdin(&scanner),
-            Target::Path(path) => scan_path(config, path, &scanner, diags),
-        }
-    })?;
+    let (mut findings, mut present) =
+        pool.install(|| -> Result<(Vec<Finding>, Option<Vec<Finding>>)> {
+            match &config.target {
+                Target::Stdin => scan_stdin(&scanner).map(|f| (f.clone(), Some(f))),
+                Target::Path(path) => scan_path(config, path, &scanner, diags),
+            }
+        })?;
     findings.retain(|f| is_reported(config, f));
     findings.sort_by(|a, b| {
         (&a.path, &a.commit, a.line, a.column, &a.rule_id)
             .cmp(&(&b.path, &b.commit, b.line, b.column, &b.rule_id))
     });
-    attach_remediation(config, &mut findings);
+    if let Some(present) = &mut present {
+        present.retain(|f| is_reported(config, f));
+        present.sort_by(|a, b| {
+            (&a.path, a.line, a.column, &a.rule_id).cmp(&(&b.path, b.line, b.column, &b.rule_id))
+        });
+        // "Still at HEAD" is one check, by secret value, whatever rule found it.
+        let now: HashSet<&str> = present.iter().map(|f| f.secret.as_str()).collect();
+        for f in &mut findings {
+            f.at_head = Some(now.contains(f.secret.as_str()));
+        }
+        for f in present.iter_mut() {
+            f.at_head = Some(true);
+        }
+    }
+    let mut no_present = Vec::new();
+    assign_secret_groups(
+        &mut findings,
+        present.as_mut().unwrap_or(&mut no_present),
+        &config.rules,
+    );
     if config.redact {
         findings.iter_mut().for_each(Finding::redact);
+        present.iter_mut().flatten().for_each(Finding::redact);
     }
-    diags.summary(&scanner.stats, findings.len(), started.elapsed());
-    Ok(ScanOutcome { findings })
+    let totals = scanner.stats.totals(started.elapsed());
+    Ok(ScanOutcome {
+        findings,
+        present,
+        totals,
+    })
 }
 
 /// Scans a path: a git repository's history (unless `--no-history`) and its working tree (unless
@@ -136,7 +167,7 @@ fn scan_path(
     path: &Path,
     scanner: &BlobScanner<'_>,
     diags: &Diagnostics,
-) -> Result<Vec<Finding>> {
+) -> Result<(Vec<Finding>, Option<Vec<Finding>>)> {
     if let Err(source) = std::fs::metadata(path) {
         return Err(Error::Path {
             path: path.to_path_buf(),
@@ -160,29 +191,42 @@ fn scan_path(
         Some(git) => git.workdir(),
         None => Some(path.to_path_buf()),
     };
+    let mut present = None;
     if let (Some(root), false) = (worktree, config.history == HistoryMode::HistoryOnly) {
         // Content already reported from history is not reported again from the working tree:
-        // neither the same blob nor the same secret at the same path.
+        // neither the same blob nor the same secret at the same path. It stays in `present`.
         let history_blobs: HashSet<String> = findings.iter().map(|f| f.blob_id.clone()).collect();
         let history_secrets: HashSet<(String, Option<String>)> = findings
             .iter()
             .map(|f| (f.fingerprint.clone(), f.path.clone()))
             .collect();
         let mut worktree = scan_worktree(config, &root, scanner, diags);
-        let in_worktree: HashSet<String> = worktree.iter().map(|f| f.fingerprint.clone()).collect();
-        for f in &mut findings {
-            f.at_head = Some(in_worktree.contains(&f.fingerprint));
+        if let Some(git) = &git {
+            match git.tracked_paths() {
+                Ok(tracked) => {
+                    for f in &mut worktree {
+                        let path = f
+                            .path_bytes
+                            .clone()
+                            .or_else(|| f.path.as_ref().map(|p| p.as_bytes().to_vec()));
+                        f.tracked = path.map(|p| tracked.contains(&p));
+                    }
+                }
+                Err(e) => diags.warn(e),
+            }
         }
-        worktree.retain(|f| {
-            !history_blobs.contains(&f.blob_id)
-                && !history_secrets.contains(&(f.fingerprint.clone(), f.path.clone()))
-        });
-        for f in &mut worktree {
-            f.at_head = Some(true);
-        }
-        findings.extend(worktree);
+        findings.extend(
+            worktree
+                .iter()
+                .filter(|f| {
+                    !history_blobs.contains(&f.blob_id)
+                        && !history_secrets.contains(&(f.fingerprint.clone(), f.path.clone()))
+                })
+                .cloned(),
+        );
+        present = Some(worktree);
     }
-    Ok(findings)
+    Ok((findings, present))
 }
 
 /// Sweeps every blob of the repository's object database (or the scope's commits) once, then joins
@@ -273,19 +317,6 @@ pub fn scan_history(
     Ok(out)
 }
 
-/// Gives every finding the remediation steps of its secret (one plan per distinct secret, built
-/// from all the places that secret was found).
-fn attach_remediation(config: &ScanConfig, findings: &mut [Finding]) {
-    let root = scan_root(config);
-    let plans: HashMap<String, RemediationPlan> = group_by_secret(findings, &config.rules, &root)
-        .into_iter()
-        .filter_map(|g| Some((g.secret, g.remediation?)))
-        .collect();
-    for f in findings {
-        f.remediation_steps = plans.get(&f.secret).cloned();
-    }
-}
-
 /// The scanned path as the user gave it, for the commands printed in remediation steps.
 pub fn scan_root(config: &ScanConfig) -> String {
     match &config.target {
@@ -320,7 +351,20 @@ fn scan_stdin(scanner: &BlobScanner<'_>) -> Result<Vec<Finding>> {
 }
 
 /// A file with matches: its path, its blob id and what the blob produced.
-type PathHit = (String, BlobId, Arc<Vec<BlobMatch>>);
+type PathHit = (std::path::PathBuf, BlobId, Arc<Vec<BlobMatch>>);
+
+/// A relative path as reported (`/`-separated), and its bytes when it is not UTF-8.
+fn report_path(path: &Path) -> (String, Option<Vec<u8>>) {
+    let text = path.to_string_lossy().replace('\\', "/");
+    #[cfg(unix)]
+    let bytes = path.to_str().is_none().then(|| {
+        use std::os::unix::ffi::OsStrExt;
+        path.as_os_str().as_bytes().to_vec()
+    });
+    #[cfg(not(unix))]
+    let bytes = None;
+    (text, bytes)
+}
 
 /// Walks the files under `root` and returns the findings in them. Files whose content was already
 /// scanned (same git blob id) are not matched again.
@@ -339,7 +383,6 @@ pub fn scan_worktree(
             let id = BlobId::of_bytes(&bytes);
             let matches = scanner.scan(id, &bytes);
             if !matches.is_empty() {
-                let path = path.to_string_lossy().replace('\\', "/");
                 hits.lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push((path, id, matches));
@@ -364,8 +407,10 @@ pub fn scan_worktree(
         .unwrap_or_else(|e| e.into_inner())
         .into_iter()
         .flat_map(|(path, id, matches)| {
+            let (path, path_bytes) = report_path(&path);
             let origin = Origin {
                 path: Some(path),
+                path_bytes,
                 ..Origin::default()
             };
             matches

@@ -3,7 +3,8 @@
 
 use std::fs;
 
-use keysweep::rules::{check, embedded_rule_files, RuleSet};
+use keysweep::rules::{embedded_rule_files, RuleSet};
+use keysweep::rules_check as check;
 
 use crate::util::cmd::Keysweep;
 

@@ -341,13 +341,10 @@ pub fn run_github(
     if let Some(path) = &runner.summary {
         append(path, &summary_markdown(&findings, Some(&describe)))?;
     }
-    let ctx = ReportContext {
-        rules: &config.rules,
-        show_secrets: false,
-    };
+    let ctx = ReportContext::new(&config.rules, ".");
     write_sarif(runner, &opts.sarif_file, &findings, &ctx)?;
     if let Some(path) = &opts.json_file {
-        write_json(path, &findings, runner.repository.as_deref())?;
+        write_json(path, &findings, &ctx, runner.repository.as_deref())?;
     }
     if let Some(path) = &runner.output {
         let mut lines = format!(
@@ -426,16 +423,20 @@ fn write_sarif(
 
 /// The JSON report (secrets masked), each finding with the `repository` it came from, for
 /// `keysweep merge`.
-fn write_json(path: &Path, findings: &[Finding], repository: Option<&str>) -> Result<()> {
-    let mut values: Vec<serde_json::Value> = Vec::with_capacity(findings.len());
-    for f in findings {
-        let mut f = f.clone();
-        f.redact();
-        let mut v = serde_json::to_value(&f).map_err(std::io::Error::other)?;
+fn write_json(
+    path: &Path,
+    findings: &[Finding],
+    ctx: &ReportContext<'_>,
+    repository: Option<&str>,
+) -> Result<()> {
+    // Grouping goes by `secret_group`, set before redaction, so masked secrets stay apart.
+    let mut redacted = findings.to_vec();
+    redacted.iter_mut().for_each(Finding::redact);
+    let mut values = crate::report::json::records(&redacted, ctx).map_err(std::io::Error::other)?;
+    for v in &mut values {
         if let (Some(obj), Some(repo)) = (v.as_object_mut(), repository) {
             obj.insert("repository".to_string(), repo.into());
         }
-        values.push(v);
     }
     let mut f = create(path)?;
     serde_json::to_writer_pretty(&mut f, &values).map_err(std::io::Error::other)?;

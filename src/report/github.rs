@@ -9,8 +9,9 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+use super::mask_secret as mask;
 use super::{ReportContext, Reporter};
-use crate::finding::{mask, Finding};
+use crate::finding::Finding;
 use crate::rules::Severity;
 
 /// At most this many annotations are written; GitHub displays only the first few per step
@@ -86,12 +87,9 @@ fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
 
-/// The first remediation step of a finding, or its one-line summary.
+/// What to do about a finding, in one line (its remediation summary).
 fn first_step(f: &Finding) -> Option<&str> {
-    f.remediation_steps
-        .as_ref()
-        .and_then(|p| p.steps.first().map(|s| s.title.as_str()))
-        .or(f.remediation.as_deref())
+    f.remediation.as_deref()
 }
 
 /// Writes one workflow command per finding (at most [`MAX_ANNOTATIONS`], then a notice saying

@@ -1,19 +1,64 @@
-//! `--format human`: one block per distinct secret (one secret found in 40 commits is one
-//! problem), with every place it was seen, where it was introduced, whether it is still at HEAD,
-//! and the numbered remediation steps: rotate → move to the environment → purge history → verify.
-//! Secrets are masked unless `--show-secrets`.
+//! `--format human`: a compact report in the manner of compiler diagnostics. Per distinct secret
+//! (one secret found in 40 commits, or by two rules, is one problem) a header line (severity, what
+//! it is, the masked value, how many places, whether it is still in the files on disk), one line
+//! per place (files on disk first, then history: commit, author, date), capped unless `--verbose`,
+//! and one line saying what to do. The full numbered steps (rotate → move to the environment →
+//! purge history → verify) follow once per remediation kind, naming the secrets they apply to,
+//! then a summary. Everything taken from the scanned input is escaped (`crate::text`); secrets are
+//! masked unless `--show-secrets`.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::{ReportContext, Reporter};
-use crate::finding::{mask, Finding};
+use anstyle::{AnsiColor, Style};
+
+use super::{escape, escape_bytes, human_bytes, mask_secret, ReportContext, Reporter, ScanTotals};
+use crate::finding::Finding;
+use crate::group::{plan_for_groups, SecretGroup};
+use crate::remediation::{Context, RemediationPlan};
+use crate::rules::{Rule, RuleSet, Severity};
 
 /// Readable text.
 #[derive(Debug)]
 pub struct HumanReporter;
 
-/// At most this many locations are listed per secret; the rest are counted.
-const MAX_LOCATIONS: usize = 10;
+/// Places listed per secret without `--verbose`; the rest are counted.
+const MAX_PLACES: usize = 3;
+
+/// The styles of the report; all plain when colour is off.
+struct Styles {
+    severity: [Style; 4],
+    dim: Style,
+    bold: Style,
+}
+
+impl Styles {
+    fn new(color: bool) -> Styles {
+        if !color {
+            let plain = Style::new();
+            return Styles {
+                severity: [plain; 4],
+                dim: plain,
+                bold: plain,
+            };
+        }
+        let sev = |c: AnsiColor| Style::new().bold().fg_color(Some(c.into()));
+        Styles {
+            severity: [
+                sev(AnsiColor::Cyan),
+                sev(AnsiColor::Yellow),
+                sev(AnsiColor::Red),
+                sev(AnsiColor::BrightRed),
+            ],
+            dim: Style::new().dimmed(),
+            bold: Style::new().bold(),
+        }
+    }
+
+    fn severity(&self, s: Severity) -> Style {
+        self.severity[s as usize]
+    }
+}
 
 impl Reporter for HumanReporter {
     fn write(
@@ -22,92 +67,287 @@ impl Reporter for HumanReporter {
         ctx: &ReportContext<'_>,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        // Grouped by fingerprint (rule + secret) rather than secret text, which `--redact` masks.
-        let mut order: Vec<&str> = Vec::new();
-        let mut groups: std::collections::HashMap<&str, Vec<&Finding>> = Default::default();
-        for f in findings {
-            let g = groups.entry(f.fingerprint.as_str()).or_default();
-            if g.is_empty() {
-                order.push(f.fingerprint.as_str());
+        let st = Styles::new(ctx.color);
+        let mut groups = ctx.groups(findings);
+        if let Some(id) = ctx.explain {
+            groups.retain(|g| g.lead.rule_id.as_str() == id || g.other_rules.contains(&id));
+            if groups.is_empty() {
+                writeln!(out, "No secrets found by {}.\n", escape(id))?;
+                if let Some(rule) = ctx.rules.rules().iter().find(|r| r.id.as_str() == id) {
+                    write_explain(out, ctx.rules, rule, ctx.color)?;
+                }
+                return Ok(());
             }
-            g.push(f);
         }
-        // Most severe first; otherwise in the findings' order (by path).
-        order.sort_by_key(|k| std::cmp::Reverse(groups[k].iter().map(|f| f.severity).max()));
-        for (n, key) in order.iter().enumerate() {
-            let group = &groups[key];
-            let lead = group[0];
-            let secret = if ctx.show_secrets {
-                lead.secret.clone()
-            } else {
-                mask(&lead.secret)
+        // Remediation kinds in order of first use, each with the secrets (by number) it covers.
+        let mut kinds: Vec<(&str, Vec<usize>)> = Vec::new();
+        for (n, g) in groups.iter().enumerate() {
+            if let Some(plan) = &g.remediation {
+                match kinds.iter_mut().find(|(id, _)| *id == plan.remediation_id) {
+                    Some((_, members)) => members.push(n),
+                    None => kinds.push((plan.remediation_id.as_str(), vec![n])),
+                }
+            }
+        }
+        let letter = |n: usize| -> Option<char> {
+            kinds
+                .iter()
+                .position(|(_, m)| m.contains(&n))
+                .map(|k| char::from(b'A' + (k % 26) as u8))
+        };
+        for (n, g) in groups.iter().enumerate() {
+            write_group(out, &st, ctx, n + 1, g, letter(n))?;
+        }
+        for (k, (id, members)) in kinds.iter().enumerate() {
+            let Some(spec) = ctx.rules.try_find_remediation(id) else {
+                continue;
             };
+            let covered: Vec<&SecretGroup<'_>> = members.iter().map(|&n| &groups[n]).collect();
+            let plan = plan_for_groups(spec, &covered, ctx.scan_root);
+            let numbers: Vec<String> = members.iter().map(|n| format!("[{}]", n + 1)).collect();
             writeln!(
                 out,
-                "[{}] {}: {} ({})",
-                n + 1,
-                lead.severity.as_str().to_uppercase(),
-                lead.rule_name,
-                lead.rule_id
+                "{b}Steps {} for {}{b:#}",
+                char::from(b'A' + (k % 26) as u8),
+                numbers.join(" "),
+                b = st.bold
             )?;
-            writeln!(out, "    secret: {secret}")?;
-            let shown = group.len().min(MAX_LOCATIONS);
-            for f in &group[..shown] {
-                let path = match &f.path {
-                    Some(path) => path.clone(),
-                    None => format!("blob {}", &f.blob_id[..f.blob_id.len().min(12)]),
-                };
-                match &f.commit {
-                    Some(commit) => writeln!(
-                        out,
-                        "    at {path}:{}:{} in commit {} ({}, {})",
-                        f.line,
-                        f.column,
-                        &commit[..commit.len().min(12)],
-                        f.author.as_deref().unwrap_or("unknown author"),
-                        f.date.as_deref().unwrap_or("unknown date")
-                    )?,
-                    // A history blob no commit reaches carries a note saying so.
-                    None if f.note.is_some() => writeln!(
-                        out,
-                        "    at {path}:{}:{} (in history, no commit)",
-                        f.line, f.column
-                    )?,
-                    None => writeln!(out, "    at {path}:{}:{} (working tree)", f.line, f.column)?,
-                }
-                if let Some(note) = &f.note {
-                    writeln!(out, "       note: {note}")?;
-                }
-            }
-            if group.len() > shown {
-                writeln!(out, "    … and {} more place(s)", group.len() - shown)?;
-            }
-            let occurrences: usize = group
-                .iter()
-                .filter_map(|f| f.occurrences)
-                .max()
-                .unwrap_or(0);
-            if occurrences > 1 {
-                writeln!(
-                    out,
-                    "    carried by {occurrences} (commit, path) pairs in history"
-                )?;
-            }
-            match group.iter().find_map(|f| f.at_head) {
-                Some(true) => writeln!(out, "    still at HEAD: yes")?,
-                Some(false) => writeln!(out, "    still at HEAD: no (history only)")?,
-                None => {}
-            }
-            match &lead.remediation_steps {
-                Some(plan) => write!(out, "{}", plan.render_human("    "))?,
-                None => {
-                    if let Some(fix) = &lead.remediation {
-                        writeln!(out, "    fix: {fix}")?;
-                    }
-                }
-            }
+            write!(out, "{}", escape_block(&plan.render_human("  ")))?;
             writeln!(out)?;
         }
-        Ok(())
+        write_summary(out, &st, &groups, findings.len(), ctx.totals)
     }
+}
+
+fn write_group(
+    out: &mut dyn Write,
+    st: &Styles,
+    ctx: &ReportContext<'_>,
+    number: usize,
+    g: &SecretGroup<'_>,
+    steps: Option<char>,
+) -> io::Result<()> {
+    let lead = g.lead;
+    let secret = if ctx.show_secrets {
+        lead.secret.clone()
+    } else {
+        mask_secret(&lead.secret)
+    };
+    let places = g.place_count();
+    let mut status = format!("{places} place{}", if places == 1 { "" } else { "s" });
+    match g.at_head {
+        Some(true) => {
+            status.push_str(", still in the files on disk");
+            let tracked = g.present.iter().filter(|f| f.tracked == Some(true)).count();
+            if tracked > 0 {
+                status.push_str(if tracked == g.present.len() {
+                    " (tracked by git)"
+                } else {
+                    " (some tracked by git)"
+                });
+            } else if g.present.iter().any(|f| f.tracked == Some(false)) {
+                status.push_str(" (not tracked by git)");
+            }
+        }
+        Some(false) => status.push_str(", only in history (not at HEAD)"),
+        None if !g.history.is_empty() => status.push_str(", in history"),
+        None => {}
+    }
+    let sev = st.severity(lead.severity);
+    writeln!(
+        out,
+        "{b}[{number}]{b:#} {sev}{}{sev:#} {b}{}{b:#} {} {d}({}){d:#}",
+        lead.severity.as_str().to_uppercase(),
+        escape(&lead.rule_name),
+        escape(&secret),
+        status,
+        b = st.bold,
+        d = st.dim,
+    )?;
+    let shown = if ctx.verbose {
+        places
+    } else {
+        places.min(MAX_PLACES)
+    };
+    for f in g.places().take(shown) {
+        writeln!(
+            out,
+            "    {}  {d}{}{d:#}",
+            place(f),
+            where_from(f),
+            d = st.dim
+        )?;
+    }
+    if places > shown {
+        writeln!(
+            out,
+            "    {d}… and {} more place{} (--verbose lists them){d:#}",
+            places - shown,
+            if places - shown == 1 { "" } else { "s" },
+            d = st.dim
+        )?;
+    }
+    let mut todo = match (&g.remediation, steps) {
+        (Some(plan), Some(letter)) => format!("{} See steps {letter} below.", plan.summary),
+        (Some(plan), None) => plan.summary.clone(),
+        (None, _) => lead.remediation.clone().unwrap_or_default(),
+    };
+    if !g.other_rules.is_empty() {
+        todo = format!(
+            "{todo} (rule {}; also matched by {})",
+            lead.rule_id,
+            g.other_rules.join(", ")
+        );
+    } else {
+        todo = format!("{todo} (rule {})", lead.rule_id);
+    }
+    writeln!(out, "    → {}", escape(todo.trim()))?;
+    writeln!(out)
+}
+
+/// `path:line:col` of a finding, escaped; the original bytes when the path is not UTF-8.
+fn place(f: &Finding) -> String {
+    let path = match (&f.path_bytes, &f.path) {
+        (Some(bytes), _) => escape_bytes(bytes),
+        (None, Some(path)) => escape(path).into_owned(),
+        (None, None) => format!("(no path; blob {})", short(&f.blob_id)),
+    };
+    format!("{path}:{}:{}", f.line, f.column)
+}
+
+/// Where a place comes from: the files on disk, or the commit that introduced it.
+fn where_from(f: &Finding) -> String {
+    match &f.commit {
+        Some(commit) => {
+            let author = f
+                .author
+                .as_deref()
+                .map(|a| a.split(" <").next().unwrap_or(a))
+                .unwrap_or("unknown author");
+            let date = f
+                .date
+                .as_deref()
+                .map(|d| d.get(..10).unwrap_or(d))
+                .unwrap_or("unknown date");
+            format!("commit {}, {}, {date}", short(commit), escape(author))
+        }
+        None if f.note.is_some() => "in history, in no commit any branch or tag reaches".to_owned(),
+        None => match f.tracked {
+            Some(true) => "on disk, tracked by git".to_owned(),
+            Some(false) => "on disk, not tracked by git".to_owned(),
+            None => "on disk".to_owned(),
+        },
+    }
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..10).unwrap_or(sha)
+}
+
+/// Escapes each line of a multi-line block (the steps carry rule-file text and paths).
+fn escape_block(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        out.push_str(&escape(line));
+        out.push('\n');
+    }
+    out
+}
+
+fn write_summary(
+    out: &mut dyn Write,
+    st: &Styles,
+    groups: &[SecretGroup<'_>],
+    findings: usize,
+    totals: Option<&ScanTotals>,
+) -> io::Result<()> {
+    if groups.is_empty() {
+        writeln!(out, "{b}No secrets found.{b:#}", b = st.bold)?;
+    } else {
+        let mut by_severity: HashMap<Severity, usize> = HashMap::new();
+        for g in groups {
+            *by_severity.entry(g.lead.severity).or_default() += 1;
+        }
+        let severities: Vec<String> = [
+            Severity::Critical,
+            Severity::High,
+            Severity::Medium,
+            Severity::Low,
+        ]
+        .iter()
+        .filter_map(|s| by_severity.get(s).map(|n| format!("{n} {}", s.as_str())))
+        .collect();
+        let now = groups.iter().filter(|g| g.at_head == Some(true)).count();
+        let gone = groups.iter().filter(|g| g.at_head == Some(false)).count();
+        let secrets = groups.len();
+        let mut line = format!(
+            "{secrets} secret{} ({}) in {findings} finding{}",
+            if secrets == 1 { "" } else { "s" },
+            severities.join(", "),
+            if findings == 1 { "" } else { "s" }
+        );
+        if now + gone > 0 {
+            line.push_str(&format!(
+                ": {now} still in the files on disk, {gone} only in history"
+            ));
+        }
+        writeln!(out, "{b}{line}.{b:#}", b = st.bold)?;
+    }
+    if let Some(t) = totals {
+        let secs = t.elapsed.as_secs_f64();
+        let mut line = format!(
+            "Scanned {} file{} and {} distinct content{} ({}) in {secs:.2}s",
+            t.files,
+            if t.files == 1 { "" } else { "s" },
+            t.blobs,
+            if t.blobs == 1 { "" } else { "s" },
+            human_bytes(t.bytes)
+        );
+        if t.binary_skipped > 0 {
+            line.push_str(&format!("; {} binary skipped", t.binary_skipped));
+        }
+        if t.too_large_skipped > 0 {
+            line.push_str(&format!(
+                "; {} over the size limit skipped",
+                t.too_large_skipped
+            ));
+        }
+        writeln!(out, "{d}{line}.{d:#}", d = st.dim)?;
+    }
+    Ok(())
+}
+
+/// `keysweep explain RULE_ID`: what the rule finds and its full steps, for a secret that was
+/// committed (so the purge step is included).
+pub fn write_explain(
+    out: &mut dyn Write,
+    rules: &RuleSet,
+    rule: &Rule,
+    color: bool,
+) -> io::Result<()> {
+    let st = Styles::new(color);
+    let sev = st.severity(rule.severity);
+    writeln!(
+        out,
+        "{b}{}{b:#} ({}): {sev}{}{sev:#}, {} confidence",
+        escape(&rule.name),
+        rule.id,
+        rule.severity.as_str(),
+        rule.confidence.as_str(),
+        b = st.bold
+    )?;
+    let Some(spec) = rule
+        .remediation
+        .as_deref()
+        .and_then(|id| rules.try_find_remediation(id))
+    else {
+        return writeln!(out, "  No remediation steps are defined for this rule.");
+    };
+    let ctx = Context {
+        in_history: true,
+        scan_root: Some("."),
+        ..Context::default()
+    };
+    let plan = RemediationPlan::new(spec, &ctx);
+    write!(out, "{}", escape_block(&plan.render_human("  ")))
 }

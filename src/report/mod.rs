@@ -14,7 +14,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::finding::Finding;
+use crate::group::{group_by_secret, SecretGroup};
 use crate::rules::RuleSet;
+pub use crate::text::{escape, escape_bytes, mask_secret};
 
 /// The output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,12 +34,78 @@ pub enum Format {
     Github,
 }
 
+/// When the human report uses colour and bold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set (or `CLICOLOR_FORCE` forces it).
+    #[default]
+    Auto,
+    /// Always, even into a pipe or a file.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to use colour for output written to stdout (`to_stdout`) or to a file.
+    pub fn resolve(self, to_stdout: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                to_stdout
+                    && !matches!(
+                        anstream::AutoStream::choice(&io::stdout()),
+                        anstream::ColorChoice::Never
+                    )
+            }
+        }
+    }
+}
+
 /// What a reporter needs besides the findings.
 #[derive(Debug)]
 pub struct ReportContext<'a> {
     pub rules: &'a RuleSet,
     /// Whether secrets are shown in full (human output masks them by default).
     pub show_secrets: bool,
+    /// The scanned path as given, for the `keysweep` commands printed in the steps.
+    pub scan_root: &'a str,
+    /// The findings in the files on disk now (`ScanOutcome::present`): where each secret still is.
+    pub present: Option<&'a [Finding]>,
+    /// What was scanned; the human report ends with it.
+    pub totals: Option<&'a ScanTotals>,
+    /// Colour and bold in the human report (decided from `--color`, `NO_COLOR` and the terminal).
+    pub color: bool,
+    /// List every place of a secret instead of the first few.
+    pub verbose: bool,
+    /// `--explain RULE_ID`: the human report shows only the secrets that rule found, with its
+    /// steps.
+    pub explain: Option<&'a str>,
+}
+
+impl<'a> ReportContext<'a> {
+    /// A context with no working-tree information, no totals, no colour.
+    pub fn new(rules: &'a RuleSet, scan_root: &'a str) -> ReportContext<'a> {
+        ReportContext {
+            rules,
+            show_secrets: false,
+            scan_root,
+            present: None,
+            totals: None,
+            color: false,
+            verbose: false,
+            explain: None,
+        }
+    }
+
+    /// The findings grouped by secret, with their steps (see `remediation::group_by_secret`).
+    pub fn groups<'f>(&self, findings: &'f [Finding]) -> Vec<SecretGroup<'f>>
+    where
+        'a: 'f,
+    {
+        group_by_secret(findings, self.present, self.rules, self.scan_root)
+    }
 }
 
 /// Writes findings in one format.
@@ -77,6 +145,36 @@ impl Stats {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
+
+    /// The counters as they are now, with the time taken.
+    pub fn totals(&self, elapsed: Duration) -> ScanTotals {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        ScanTotals {
+            files: get(&self.files),
+            blobs: get(&self.blobs),
+            bytes: get(&self.bytes),
+            binary_skipped: get(&self.binary_skipped),
+            too_large_skipped: get(&self.too_large_skipped),
+            elapsed,
+        }
+    }
+}
+
+/// What a finished scan did: the figures of the closing summary.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanTotals {
+    /// Files read from disk.
+    pub files: u64,
+    /// Distinct contents matched (files and history blobs).
+    pub blobs: u64,
+    /// Bytes matched.
+    pub bytes: u64,
+    /// Binary files and blobs skipped.
+    pub binary_skipped: u64,
+    /// Files and blobs over the size limit, skipped.
+    pub too_large_skipped: u64,
+    /// Wall time of the scan.
+    pub elapsed: Duration,
 }
 
 /// Warnings and errors met during a scan, printed to stderr as they happen. Errors make the exit
@@ -140,32 +238,42 @@ impl Diagnostics {
         let _ = writeln!(io::stderr().lock(), "{args}");
     }
 
-    /// Prints the closing summary of a scan.
-    pub fn summary(&self, stats: &Stats, findings: usize, elapsed: Duration) {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let bytes = get(&stats.bytes);
-        let secs = elapsed.as_secs_f64();
+    /// Prints the closing summary of a scan (for the machine formats; the human report ends with
+    /// its own).
+    pub fn summary(&self, totals: &ScanTotals, findings: usize) {
+        self.info(format_args!(
+            "scanned {}; {findings} finding(s)",
+            totals.describe()
+        ));
+    }
+}
+
+impl ScanTotals {
+    /// `12 files, 40 blobs, 1.2 MiB, 0.31s, 3.9 MiB/s, 1 binary skipped`.
+    pub fn describe(&self) -> String {
+        let secs = self.elapsed.as_secs_f64();
         let mut parts = vec![
-            format!("{} files", get(&stats.files)),
-            format!("{} blobs", get(&stats.blobs)),
-            format!("{}", human_bytes(bytes)),
+            format!("{} files", self.files),
+            format!("{} blobs", self.blobs),
+            human_bytes(self.bytes),
             format!("{secs:.2}s"),
         ];
         if secs > 0.0 {
-            parts.push(format!("{}/s", human_bytes((bytes as f64 / secs) as u64)));
+            parts.push(format!(
+                "{}/s",
+                human_bytes((self.bytes as f64 / secs) as u64)
+            ));
         }
-        let skipped_binary = get(&stats.binary_skipped);
-        let skipped_large = get(&stats.too_large_skipped);
-        if skipped_binary > 0 {
-            parts.push(format!("{skipped_binary} binary skipped"));
+        if self.binary_skipped > 0 {
+            parts.push(format!("{} binary skipped", self.binary_skipped));
         }
-        if skipped_large > 0 {
-            parts.push(format!("{skipped_large} over size limit skipped"));
+        if self.too_large_skipped > 0 {
+            parts.push(format!(
+                "{} over size limit skipped",
+                self.too_large_skipped
+            ));
         }
-        self.info(format_args!(
-            "scanned {}; {findings} finding(s)",
-            parts.join(", ")
-        ));
+        parts.join(", ")
     }
 }
 

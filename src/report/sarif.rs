@@ -15,8 +15,9 @@ use std::io::{self, Write};
 
 use serde_json::{json, Value};
 
+use super::mask_secret as mask;
 use super::{ReportContext, Reporter};
-use crate::finding::{mask, Finding};
+use crate::finding::Finding;
 use crate::rules::{Rule, Severity};
 
 /// What the run analysed, for `versionControlProvenance` (set by the CI entry point).

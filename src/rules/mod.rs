@@ -1,8 +1,9 @@
 //! Rules: what a secret looks like. Rules are data (`patterns/*.yaml`, embedded at build time, plus any
-//! user files); this module parses them (`syntax`), compiles them into [`Rule`]s and a [`RuleSet`], and
-//! validates them against their own examples (`check`). Matching itself is `matcher`'s job.
+//! user files); this module parses them (`syntax`, `remediation`) and compiles them into [`Rule`]s
+//! and a [`RuleSet`]. Matching itself is `matcher`'s job; running the rules' own examples through
+//! the matcher is the `rules check` command's (`crate::rules_check`), which sits above both.
 
-pub mod check;
+pub mod remediation;
 pub mod syntax;
 
 use std::collections::BTreeMap;
@@ -14,7 +15,7 @@ use regex::bytes::{Regex as BytesRegex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::remediation::RemediationSpec;
+use remediation::RemediationSpec;
 use syntax::{EntropySyntax, RuleFileSyntax, RuleSyntax};
 
 mod embedded {

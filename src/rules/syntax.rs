@@ -1,12 +1,12 @@
 //! The serde mirror of every YAML file keysweep reads: rule files (`patterns/*.yaml`) and the
 //! per-repository `.keysweep.yaml`. This is the only module that calls the YAML parser. Unknown keys
 //! are errors, so a misspelled field fails loudly instead of being ignored. Validation beyond the
-//! shape lives in `rules::check`.
+//! shape lives in `rules` and in `rules_check`.
 
 use serde::Deserialize;
 
+use super::remediation::RemediationSpec;
 use super::{Category, Confidence, Severity};
-use crate::remediation::RemediationSpec;
 
 /// One YAML rule file: rules and the remediation entries they refer to.
 #[derive(Debug, Deserialize)]

@@ -167,6 +167,20 @@ impl GitSource {
         self.repo.work_dir().map(Path::to_path_buf)
     }
 
+    /// The paths git tracks (the index), as `/`-separated bytes; empty for a bare repository.
+    pub fn tracked_paths(&self) -> Result<HashSet<Vec<u8>>> {
+        let repo = self.repo();
+        let index = repo.index_or_empty().map_err(|e| Error::Git {
+            context: "the index cannot be read".into(),
+            source: Box::new(e),
+        })?;
+        Ok(index
+            .entries()
+            .iter()
+            .map(|e| e.path(&index).to_vec())
+            .collect())
+    }
+
     /// Number of objects in all packs (all kinds, duplicates included): a progress estimate.
     pub fn packed_objects(&self) -> u64 {
         self.packs

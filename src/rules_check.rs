@@ -1,10 +1,11 @@
 //! `rules check`: validates rule files and runs every rule's examples through the real matcher
-//! (prefilter included), returning every problem rather than stopping at the first.
+//! (prefilter included), returning every problem rather than stopping at the first. A command
+//! module: it uses both `rules` and `matcher`, so it sits above them.
 
 use std::path::PathBuf;
 
-use super::{RuleSet, RuleSetBuilder};
 use crate::matcher::Matcher;
+use crate::rules::{RuleSet, RuleSetBuilder};
 
 /// Checks rule files given as `(path, contents)`: syntax, unique well-formed ids, patterns that
 /// compile and have a `secret` group, known remediation, at least one example and one negative
