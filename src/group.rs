@@ -10,6 +10,7 @@ use crate::finding::Finding;
 use crate::remediation::{short_sha, Context, RemediationPlan};
 use crate::rules::remediation::RemediationSpec;
 use crate::rules::RuleSet;
+use crate::text::{escape, escape_bytes};
 
 /// Gives every finding the id of its secret's group (`secret_group`): findings with the same secret
 /// value, whatever rule found them, share the fingerprint of the finding of the most specific rule
@@ -205,11 +206,13 @@ pub fn group_by_secret<'f>(
     groups
 }
 
-/// `path:line` of a finding (the blob id for a history blob without a path).
+/// `path:line` of a finding (the blob id for a history blob without a path), escaped for display
+/// (`crate::text`): it goes into the prose of the steps.
 pub fn place_text(f: &Finding) -> String {
-    match &f.path {
-        Some(p) => format!("{p}:{}", f.line),
-        None => format!("blob {}:{}", short_sha(&f.blob_id), f.line),
+    match (&f.path_bytes, &f.path) {
+        (Some(bytes), _) => format!("{}:{}", escape_bytes(bytes), f.line),
+        (None, Some(p)) => format!("{}:{}", escape(p), f.line),
+        (None, None) => format!("blob {}:{}", short_sha(&f.blob_id), f.line),
     }
 }
 

@@ -35,7 +35,10 @@ fn main() -> ExitCode {
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Line by line: a message may list several problems, and each line may name a path.
+            let text = e.to_string();
+            let lines: Vec<_> = text.lines().map(keysweep::text::escape).collect();
+            eprintln!("error: {}", lines.join("\n"));
             Exit::Error
         }
     };

@@ -237,7 +237,7 @@ pub fn scan_history(
     scanner: &BlobScanner<'_>,
     diags: &Diagnostics,
 ) -> Result<Vec<Finding>> {
-    let progress = Progress::new("history", Some(git.packed_objects()), !config.no_progress);
+    let progress = Progress::new("history", !config.no_progress);
     let hits: Mutex<Vec<BlobId>> = Mutex::new(Vec::new());
     let sweep = git.for_each_blob(&config.scope, config.max_blob_size, |item| {
         match item {
@@ -261,13 +261,8 @@ pub fn scan_history(
             }
             GitItem::Error { message, .. } => diags.error(message),
         }
-        progress.inc(
-            1,
-            scanner
-                .stats
-                .bytes
-                .load(std::sync::atomic::Ordering::Relaxed),
-        );
+        let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        progress.set(get(&scanner.stats.blobs), get(&scanner.stats.bytes));
     });
     progress.finish();
     sweep?;

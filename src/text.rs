@@ -81,14 +81,15 @@ pub fn mask_secret(secret: &str) -> String {
         8..=19 => 2,
         _ => {
             // A provider prefix (`ghp_`, `sk_live_`, `xoxb-`, `django-insecure-`) says what the
-            // secret is but nothing of its value: keep it and four characters more, while at least
-            // two thirds of the secret stay hidden.
+            // secret is but nothing of its value: keep it, and up to four characters of the value
+            // while at least three quarters of the value stay hidden.
             let prefix = chars
                 .iter()
                 .take(17)
                 .rposition(|&c| c == '_' || c == '-')
                 .map_or(0, |p| p + 1);
-            (prefix + 4).min(n / 3).max(4)
+            let prefix = if prefix > n / 2 { 0 } else { prefix };
+            prefix + 4.min((n - prefix) / 4)
         }
     };
     let mut out: String = chars[..keep].iter().collect();

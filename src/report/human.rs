@@ -137,20 +137,21 @@ fn write_group(
     let mut status = format!("{places} place{}", if places == 1 { "" } else { "s" });
     match g.at_head {
         Some(true) => {
-            status.push_str(", still in the files on disk");
             let tracked = g.present.iter().filter(|f| f.tracked == Some(true)).count();
-            if tracked > 0 {
-                status.push_str(if tracked == g.present.len() {
-                    " (tracked by git)"
+            status.push_str(
+                if tracked == 0 && g.present.iter().all(|f| f.tracked.is_none()) {
+                    "; still in the files on disk"
+                } else if tracked == g.present.len() {
+                    "; still at HEAD, tracked by git"
+                } else if tracked == 0 {
+                    "; still in the files on disk, not tracked by git"
                 } else {
-                    " (some tracked by git)"
-                });
-            } else if g.present.iter().any(|f| f.tracked == Some(false)) {
-                status.push_str(" (not tracked by git)");
-            }
+                    "; still in the files on disk, some tracked by git"
+                },
+            );
         }
-        Some(false) => status.push_str(", only in history (not at HEAD)"),
-        None if !g.history.is_empty() => status.push_str(", in history"),
+        Some(false) => status.push_str("; only in history, not at HEAD"),
+        None if !g.history.is_empty() => status.push_str("; in history"),
         None => {}
     }
     let sev = st.severity(lead.severity);
@@ -169,14 +170,19 @@ fn write_group(
     } else {
         places.min(MAX_PLACES)
     };
-    for f in g.places().take(shown) {
-        writeln!(
-            out,
-            "    {}  {d}{}{d:#}",
-            place(f),
-            where_from(f),
-            d = st.dim
-        )?;
+    let lines: Vec<(String, String)> = g
+        .places()
+        .take(shown)
+        .map(|f| (place(f), where_from(f)))
+        .collect();
+    let width = lines
+        .iter()
+        .map(|(p, _)| p.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(48);
+    for (place, from) in &lines {
+        writeln!(out, "    {place:<width$}  {d}{from}{d:#}", d = st.dim)?;
     }
     if places > shown {
         writeln!(

@@ -233,9 +233,13 @@ impl Diagnostics {
         self.warnings.load(Ordering::Relaxed)
     }
 
+    /// Writes one line: messages name files, objects and refs taken from the scanned input, so
+    /// every control character in them (a newline or an escape sequence in a file name) is
+    /// escaped, and a message can never forge another line.
     fn line(&self, args: std::fmt::Arguments<'_>) {
+        let text = args.to_string();
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(io::stderr().lock(), "{args}");
+        let _ = writeln!(io::stderr().lock(), "{}", escape(&text));
     }
 
     /// Prints the closing summary of a scan (for the machine formats; the human report ends with

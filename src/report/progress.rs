@@ -1,6 +1,10 @@
-//! The progress bar on stderr for long scans: blobs and bytes done, rate, ETA. Shown only when
-//! stderr is a terminal and the scan is not `--quiet`; otherwise every call is a no-op, so sources
-//! can report progress unconditionally.
+//! The progress line on stderr for long scans: file contents and bytes read so far and the rate in
+//! bytes per second. Shown only when stderr is a terminal and the scan is not `--quiet`; otherwise
+//! every call is a no-op, so sources can report progress unconditionally.
+//!
+//! The history sweep does not know in advance how many blobs it will meet (a pack index counts
+//! commits and trees too, and duplicates), so the line counts up without a total: a total that
+//! counted other things than the count would make the bar and the ETA wrong.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -14,23 +18,17 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A progress bar over `total` items (`None`: unknown), shown only if `enabled` and stderr is
-    /// a terminal.
-    pub fn new(label: &str, total: Option<u64>, enabled: bool) -> Progress {
+    /// A progress line labelled `label`, shown only if `enabled` and stderr is a terminal.
+    pub fn new(label: &str, enabled: bool) -> Progress {
         if !enabled || !std::io::stderr().is_terminal() {
             return Progress { bar: None };
         }
-        let bar = match total {
-            Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
-            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-        };
-        let template = if total.is_some() {
-            "{prefix} [{bar:30}] {human_pos}/{human_len} blobs, {msg} ({per_sec}, ETA {eta})"
-        } else {
-            "{prefix} {spinner} {human_pos} blobs, {msg} ({per_sec})"
-        };
-        if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style.progress_chars("=> "));
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        // Position is bytes; the message carries the count of contents.
+        if let Ok(style) = ProgressStyle::with_template(
+            "{prefix} {spinner} {msg}, {binary_bytes} ({binary_bytes_per_sec}, {elapsed})",
+        ) {
+            bar.set_style(style);
         }
         bar.set_prefix(label.to_string());
         bar.enable_steady_tick(Duration::from_millis(200));
@@ -42,11 +40,11 @@ impl Progress {
         Progress { bar: None }
     }
 
-    /// Records `blobs` more blobs done, with the running byte total for the message.
-    pub fn inc(&self, blobs: u64, total_bytes: u64) {
+    /// Records the running totals: distinct contents read and their bytes.
+    pub fn set(&self, contents: u64, bytes: u64) {
         if let Some(bar) = &self.bar {
-            bar.inc(blobs);
-            bar.set_message(super::human_bytes(total_bytes));
+            bar.set_position(bytes);
+            bar.set_message(format!("{contents} file versions"));
         }
     }
 

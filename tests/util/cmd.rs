@@ -28,7 +28,11 @@ impl Keysweep {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_keysweep"));
         cmd.current_dir(cwd)
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1");
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            // Colour is decided by the tests' own flags, not the environment they run in.
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR")
+            .env_remove("CLICOLOR_FORCE");
         Keysweep {
             cmd,
             cwd: cwd.to_path_buf(),
