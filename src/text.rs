@@ -80,14 +80,21 @@ pub fn mask_secret(secret: &str) -> String {
         0..=7 => 0,
         8..=19 => 2,
         _ => {
-            // A provider prefix (`ghp_`, `sk_live_`, `xoxb-`, `django-insecure-`) says what the
-            // secret is but nothing of its value: keep it, and up to four characters of the value
-            // while at least three quarters of the value stay hidden.
-            let prefix = chars
-                .iter()
-                .take(17)
-                .rposition(|&c| c == '_' || c == '-')
-                .map_or(0, |p| p + 1);
+            // A provider prefix (`ghp_`, `sk_live_`, `xoxb-`, `django-insecure-`: lowercase words,
+            // each followed by `_` or `-`) says what the secret is but nothing of its value: keep
+            // it, and up to four characters of the value while three quarters of it stay hidden.
+            let mut prefix = 0;
+            let mut word = 0;
+            for (i, &c) in chars.iter().enumerate().take(17) {
+                if c.is_ascii_lowercase() {
+                    word += 1;
+                } else if (c == '_' || c == '-') && word > 0 {
+                    prefix = i + 1;
+                    word = 0;
+                } else {
+                    break;
+                }
+            }
             let prefix = if prefix > n / 2 { 0 } else { prefix };
             prefix + 4.min((n - prefix) / 4)
         }
@@ -151,6 +158,15 @@ mod tests {
             "django-insecure-abcd************"
         );
         assert_eq!(mask_secret("short"), "*****");
+        // A Django key with `_` in its first characters has no prefix to keep.
+        assert_eq!(
+            mask_secret("@i@6h_r3mdx3v$_wo%a9q8z7y6x5w4v3u2t1s0r9q8p7o6n5m"),
+            "@i@6************"
+        );
+        assert_eq!(
+            mask_secret("sk_live_0123456789abcdefghij"),
+            "sk_live_0123************"
+        );
         assert_eq!(mask_secret("hunter2hunter2"), "hu************");
         let long = "q8Zr2LmV0xYp7WcTn4Ks9HbJ";
         assert_eq!(mask_secret(long), "q8Zr************");

@@ -104,12 +104,12 @@ impl Reporter for HumanReporter {
             };
             let covered: Vec<&SecretGroup<'_>> = members.iter().map(|&n| &groups[n]).collect();
             let plan = plan_for_groups(spec, &covered, ctx.scan_root);
-            let numbers: Vec<String> = members.iter().map(|n| format!("[{}]", n + 1)).collect();
+            let numbers = number_ranges(members);
             writeln!(
                 out,
                 "{b}Steps {} for {}{b:#}",
                 char::from(b'A' + (k % 26) as u8),
-                numbers.join(" "),
+                numbers,
                 b = st.bold
             )?;
             write!(out, "{}", escape_block(&plan.render_human("  ")))?;
@@ -133,7 +133,8 @@ fn write_group(
     } else {
         mask_secret(&lead.secret)
     };
-    let places = g.place_count();
+    let rows = rows(g);
+    let places = rows.len();
     let mut status = format!("{places} place{}", if places == 1 { "" } else { "s" });
     match g.at_head {
         Some(true) => {
@@ -170,18 +171,14 @@ fn write_group(
     } else {
         places.min(MAX_PLACES)
     };
-    let lines: Vec<(String, String)> = g
-        .places()
-        .take(shown)
-        .map(|f| (place(f), where_from(f)))
-        .collect();
+    let lines = &rows[..shown];
     let width = lines
         .iter()
         .map(|(p, _)| p.chars().count())
         .max()
         .unwrap_or(0)
         .min(48);
-    for (place, from) in &lines {
+    for (place, from) in lines {
         writeln!(out, "    {place:<width$}  {d}{from}{d:#}", d = st.dim)?;
     }
     if places > shown {
@@ -221,33 +218,90 @@ fn place(f: &Finding) -> String {
     format!("{path}:{}:{}", f.line, f.column)
 }
 
-/// Where a place comes from: the files on disk, or the commit that introduced it.
-fn where_from(f: &Finding) -> String {
-    match &f.commit {
-        Some(commit) => {
-            let author = f
-                .author
-                .as_deref()
-                .map(|a| a.split(" <").next().unwrap_or(a))
-                .unwrap_or("unknown author");
-            let date = f
-                .date
-                .as_deref()
-                .map(|d| d.get(..10).unwrap_or(d))
-                .unwrap_or("unknown date");
-            format!("commit {}, {}, {date}", short(commit), escape(author))
+/// One line per place: `path:line:col` and where it comes from. A file on disk that history
+/// also has at the same path is one place, with the commit that brought the secret there; a
+/// history place whose file no longer holds the secret says so.
+fn rows(g: &SecretGroup<'_>) -> Vec<(String, String)> {
+    let mut used = vec![false; g.history.len()];
+    let mut out = Vec::with_capacity(g.place_count());
+    for f in &g.present {
+        let mut from = on_disk(f).to_owned();
+        let same = g
+            .history
+            .iter()
+            .enumerate()
+            .find(|(i, h)| !used[*i] && h.path == f.path && h.commit.is_some());
+        if let Some((i, h)) = same {
+            used[i] = true;
+            from.push_str("; ");
+            from.push_str(&committed(h));
         }
-        None if f.note.is_some() => "in history, in no commit any branch or tag reaches".to_owned(),
-        None => match f.tracked {
-            Some(true) => "on disk, tracked by git".to_owned(),
-            Some(false) => "on disk, not tracked by git".to_owned(),
-            None => "on disk".to_owned(),
-        },
+        out.push((place(f), from));
     }
+    let known = g.at_head.is_some();
+    for (h, _) in g.history.iter().zip(&used).filter(|(_, used)| !**used) {
+        let mut from = match &h.commit {
+            Some(_) => committed(h),
+            None => "in history, in no commit that a branch or tag reaches".to_owned(),
+        };
+        if known && h.path.is_some() {
+            from.push_str("; no longer in this file");
+        }
+        out.push((place(h), from));
+    }
+    out
+}
+
+fn on_disk(f: &Finding) -> &'static str {
+    match f.tracked {
+        Some(true) => "tracked by git",
+        Some(false) => "not tracked by git",
+        None => "on disk",
+    }
+}
+
+/// `committed in 1a2b3c4d5e by Ada Author, 2023-11-14`.
+fn committed(f: &Finding) -> String {
+    let author = f
+        .author
+        .as_deref()
+        .map(|a| a.split(" <").next().unwrap_or(a))
+        .unwrap_or("unknown author");
+    let date = f
+        .date
+        .as_deref()
+        .map(|d| d.get(..10).unwrap_or(d))
+        .unwrap_or("unknown date");
+    format!(
+        "committed in {} by {}, {date}",
+        short(f.commit.as_deref().unwrap_or_default()),
+        escape(author)
+    )
 }
 
 fn short(sha: &str) -> &str {
     sha.get(..10).unwrap_or(sha)
+}
+
+/// `[1]-[4], [7], [9]-[10]` for the 0-based block indices `members` (ascending).
+fn number_ranges(members: &[usize]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < members.len() {
+        let start = members[i];
+        let mut end = start;
+        while i + 1 < members.len() && members[i + 1] == end + 1 {
+            i += 1;
+            end = members[i];
+        }
+        parts.push(if end > start {
+            format!("[{}]-[{}]", start + 1, end + 1)
+        } else {
+            format!("[{}]", start + 1)
+        });
+        i += 1;
+    }
+    parts.join(", ")
 }
 
 /// Escapes each line of a multi-line block (the steps carry rule-file text and paths).
