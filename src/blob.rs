@@ -8,6 +8,11 @@ use std::fmt;
 pub struct BlobId(pub gix::ObjectId);
 
 impl BlobId {
+    /// The id written as 40 hex digits (as in a finding's `blob_id`), if it is one.
+    pub fn parse(hex: &str) -> Option<BlobId> {
+        gix::ObjectId::from_hex(hex.as_bytes()).ok().map(BlobId)
+    }
+
     /// The git blob id of `bytes`, as `git hash-object` computes it.
     pub fn of_bytes(bytes: &[u8]) -> BlobId {
         let id = gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, bytes)

@@ -192,6 +192,11 @@ fn scan_path(
         None => Some(path.to_path_buf()),
     };
     let mut present = None;
+    if let Some(git) = &git {
+        if worktree.is_none() || config.history == HistoryMode::HistoryOnly {
+            present = head_findings(git, scanner, &findings, diags);
+        }
+    }
     if let (Some(root), false) = (worktree, config.history == HistoryMode::HistoryOnly) {
         // Content already reported from history is not reported again from the working tree:
         // neither the same blob nor the same secret at the same path. It stays in `present`.
@@ -227,6 +232,50 @@ fn scan_path(
         present = Some(worktree);
     }
     Ok((findings, present))
+}
+
+/// Without a work tree (a bare repository, `--history-only`), what HEAD's tree holds stands for
+/// "now": the findings of the blobs at HEAD, at their HEAD paths (tracked by definition).
+fn head_findings(
+    git: &GitSource,
+    scanner: &BlobScanner<'_>,
+    findings: &[Finding],
+    diags: &Diagnostics,
+) -> Option<Vec<Finding>> {
+    let wanted: HashSet<BlobId> = findings
+        .iter()
+        .filter_map(|f| BlobId::parse(&f.blob_id))
+        .collect();
+    let at_head = match git.head_blobs(&wanted) {
+        Ok(Some(pairs)) => pairs,
+        Ok(None) => return None,
+        Err(e) => {
+            diags.error(e);
+            return None;
+        }
+    };
+    let rules = scanner.matcher().rules();
+    let mut out = Vec::new();
+    for (path, id) in at_head {
+        let (path, path_bytes) = match String::from_utf8(path) {
+            Ok(p) => (p, None),
+            Err(e) => (
+                String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                Some(e.into_bytes()),
+            ),
+        };
+        let origin = Origin {
+            path: Some(path),
+            path_bytes,
+            ..Origin::default()
+        };
+        for m in scanner.try_find_matches(&id).iter().flat_map(|m| m.iter()) {
+            let mut f = Finding::new(rules, id, m, origin.clone());
+            f.tracked = Some(true);
+            out.push(f);
+        }
+    }
+    Some(out)
 }
 
 /// Sweeps every blob of the repository's object database (or the scope's commits) once, then joins

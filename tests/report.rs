@@ -399,3 +399,37 @@ fn r13_control_characters_from_the_input_are_escaped() {
     assert_eq!(utf8["path"], evil);
     assert!(utf8.get("path_bytes").is_none());
 }
+
+#[test]
+fn a_bare_repository_is_judged_by_heads_tree() {
+    let (repo, rules) = fixed_repo();
+    let bare = repo.path().parent().expect("temp dir").join("bare.git");
+    repo.git(&[
+        "clone",
+        "-q",
+        "--bare",
+        ".",
+        bare.to_str().expect("utf-8 temp path"),
+    ]);
+    let run = Keysweep::new(repo.path())
+        .args([
+            "scan".as_ref(),
+            bare.as_os_str(),
+            "--no-default-rules".as_ref(),
+        ])
+        .args(["--rules".as_ref(), rules.as_os_str()])
+        .run()
+        .expect_code(1);
+    let blocks = secret_blocks(&run.stdout);
+    let moved = blocks
+        .iter()
+        .find(|b| b.contains("app/settings.py"))
+        .expect("moved secret");
+    assert!(moved.contains("still at HEAD, tracked by git"), "{moved}");
+    let gone = blocks.iter().find(|b| b.contains("old.env")).expect("gone");
+    assert!(gone.contains("only in history, not at HEAD"), "{gone}");
+    assert!(
+        !run.stdout.contains("notes.txt"),
+        "untracked files are not in a clone"
+    );
+}

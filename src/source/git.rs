@@ -181,6 +181,38 @@ impl GitSource {
             .collect())
     }
 
+    /// The `(path, blob)` pairs of HEAD's tree whose blob is in `wanted`: what a bare repository
+    /// (or `--history-only`) holds "now". `None` when HEAD does not point at a commit (an unborn
+    /// branch).
+    pub fn head_blobs(&self, wanted: &HashSet<BlobId>) -> Result<Option<Vec<(Vec<u8>, BlobId)>>> {
+        let repo = self.repo();
+        let Ok(commit) = repo.head_commit() else {
+            return Ok(None);
+        };
+        let tree = commit.tree_id().map_err(|e| Error::Git {
+            context: format!("commit {} (HEAD) cannot be read", commit.id),
+            source: Box::new(e),
+        })?;
+        let mut out = Vec::new();
+        let mut stack: Vec<(Vec<u8>, ObjectId)> = vec![(Vec::new(), tree.detach())];
+        let mut buf = Vec::new();
+        while let Some((prefix, id)) = stack.pop() {
+            for (mode, oid, name) in read_tree(&repo, &id, &mut buf)? {
+                let mut path = prefix.clone();
+                if !path.is_empty() {
+                    path.push(b'/');
+                }
+                path.extend_from_slice(&name);
+                if mode.is_tree() {
+                    stack.push((path, oid));
+                } else if mode.is_blob() && wanted.contains(&BlobId(oid)) {
+                    out.push((path, BlobId(oid)));
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// Number of objects in all packs (all kinds, duplicates included): a progress estimate.
     pub fn packed_objects(&self) -> u64 {
         self.packs
