@@ -184,7 +184,7 @@ impl GitSource {
     /// The `(path, blob)` pairs of HEAD's tree whose blob is in `wanted`: what a bare repository
     /// (or `--history-only`) holds "now". `None` when HEAD does not point at a commit (an unborn
     /// branch).
-    pub fn head_blobs(&self, wanted: &HashSet<BlobId>) -> Result<Option<Vec<(Vec<u8>, BlobId)>>> {
+    pub fn head_blobs(&self, wanted: &HashSet<BlobId>) -> Result<Option<Vec<PathBlob>>> {
         let repo = self.repo();
         let Ok(commit) = repo.head_commit() else {
             return Ok(None);
@@ -669,6 +669,9 @@ impl CommitGraph {
 
 /// One decoded tree entry.
 type Entry = (gix::objs::tree::EntryMode, ObjectId, BString);
+
+/// A path (`/`-separated bytes) and the blob at it.
+pub type PathBlob = (Vec<u8>, BlobId);
 
 /// Reads the entries of tree `id`.
 pub fn read_tree(repo: &gix::Repository, id: &ObjectId, buf: &mut Vec<u8>) -> Result<Vec<Entry>> {
