@@ -114,6 +114,14 @@ fn secret_blocks(report: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The block that mentions `needle`.
+fn block_with<'a>(blocks: &[&'a str], needle: &str) -> &'a str {
+    blocks
+        .iter()
+        .find(|b| b.contains(needle))
+        .unwrap_or_else(|| panic!("no block mentions {needle}: {blocks:#?}"))
+}
+
 const EXPECTED_PLAIN: &str = include_str!("report_expected/plain.txt");
 const EXPECTED_COLOR: &str = include_str!("report_expected/color.txt");
 
@@ -180,10 +188,7 @@ fn blocks_agree_with_the_files_on_disk() {
             "contradiction:\n{block}"
         );
     }
-    let moved = blocks
-        .iter()
-        .find(|b| b.contains("app/settings.py"))
-        .expect("moved secret");
+    let moved = block_with(&blocks, "app/settings.py");
     assert!(moved.contains("still at HEAD, tracked by git"), "{moved}");
     assert!(
         moved.contains("app/config.py:2:10"),
@@ -194,14 +199,11 @@ fn blocks_agree_with_the_files_on_disk() {
         "named by the more severe rule:\n{moved}"
     );
     assert!(moved.contains("also matched by t.assign"), "{moved}");
-    let gone = blocks.iter().find(|b| b.contains("old.env")).expect("gone");
+    let gone = block_with(&blocks, "old.env");
     assert!(gone.contains("only in history, not at HEAD"), "{gone}");
-    let loose = blocks
-        .iter()
-        .find(|b| b.contains("notes.txt"))
-        .expect("untracked");
+    let loose = block_with(&blocks, "notes.txt");
     assert!(loose.contains("not tracked by git"), "{loose}");
-    let key = blocks.iter().find(|b| b.contains("key.pem")).expect("key");
+    let key = block_with(&blocks, "key.pem");
     assert!(key.contains("[TEST PRIVATE KEY sha256:"), "{key}");
     assert!(
         !out.contains("-----BEGIN") && !out.contains("TUlJ"),
@@ -421,12 +423,9 @@ fn a_bare_repository_is_judged_by_heads_tree() {
         .run()
         .expect_code(1);
     let blocks = secret_blocks(&run.stdout);
-    let moved = blocks
-        .iter()
-        .find(|b| b.contains("app/settings.py"))
-        .expect("moved secret");
+    let moved = block_with(&blocks, "app/settings.py");
     assert!(moved.contains("still at HEAD, tracked by git"), "{moved}");
-    let gone = blocks.iter().find(|b| b.contains("old.env")).expect("gone");
+    let gone = block_with(&blocks, "old.env");
     assert!(gone.contains("only in history, not at HEAD"), "{gone}");
     assert!(
         !run.stdout.contains("notes.txt"),
