@@ -303,6 +303,11 @@ pub fn run_github(
     // Nothing unmasked leaves the runner: annotations, summary and SARIF mask the secrets, and
     // the JSON report is redacted (the findings stay whole in memory so they are masked once).
     config.redact = false;
+    let scan = |config: &ScanConfig| -> Result<Vec<Finding>> {
+        let outcome = crate::scan::run(config, &diags)?;
+        diags.summary(&outcome.totals, outcome.findings.len());
+        Ok(outcome.findings)
+    };
     let (findings, describe) = match &plan {
         Plan::Nothing(note) => (Vec::new(), note.clone()),
         Plan::Range {
@@ -316,10 +321,7 @@ pub fn run_github(
             config.scope.include = include.clone();
             config.scope.exclude = exclude.clone();
             diags.info(format_args!("keysweep: {describe}"));
-            (
-                crate::scan::run(&config, &diags)?.findings,
-                describe.clone(),
-            )
+            (scan(&config)?, describe.clone())
         }
         Plan::NewRef { .. } => {
             return Err(Error::Config(
@@ -328,10 +330,7 @@ pub fn run_github(
         }
         Plan::Everything(describe) => {
             diags.info(format_args!("keysweep: {describe}"));
-            (
-                crate::scan::run(&config, &diags)?.findings,
-                describe.clone(),
-            )
+            (scan(&config)?, describe.clone())
         }
     };
     if let Plan::Nothing(note) = &plan {
