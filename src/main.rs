@@ -77,18 +77,25 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
             let opts = keysweep::fix::FixOptions {
                 style: args.style.into(),
             };
-            let plan = keysweep::fix::plan(&input, &opts);
+            let mut plan = keysweep::fix::plan(&input, &opts);
+            keysweep::fix::report_leftovers(&mut plan, &input);
             let mut out = std::io::stdout().lock();
             if args.dry_run {
                 write!(out, "{}{}", plan.diff(), plan.summary())?;
+                eprint!("{}", plan.problems());
             } else {
                 let applied = keysweep::fix::apply(&plan)?;
                 write!(out, "{}", plan.summary())?;
+                eprint!("{}", plan.problems());
                 for w in &applied.warnings {
-                    writeln!(out, "warning: {w}")?;
+                    eprintln!("warning: {w}");
                 }
             }
-            Ok(Exit::Clean)
+            Ok(if plan.errors.is_empty() {
+                Exit::Clean
+            } else {
+                Exit::Error
+            })
         }
         Command::PurgePlan(args) => {
             use keysweep::purge::{self, PurgePlan, PurgeSecret};
