@@ -165,8 +165,11 @@ Exit codes: 0 = done (or nothing to do); 2 = error.";
 
 const PURGE_HELP: &str = "Scans PATH (history included), writes the expressions file (default: \
 .git/keysweep-purge.txt, mode 0600) and prints the commands to rewrite a fresh mirror clone with \
-git filter-repo, verify it with keysweep and force-push it. Runs nothing itself. Exit codes: \
-0 = nothing to purge; 1 = plan written; 2 = error.";
+git filter-repo, verify it with keysweep and force-push it. Binary files holding a secret \
+(compiled Python, SQLite) are removed from history with --invert-paths, since text replacement \
+cannot touch them. Runs nothing itself. Exit codes, as for scan: 0 = nothing to purge (no file \
+written); 1 = plan written for the secrets found (like scan's findings); 2 = error (PATH is not a \
+git repository, or something could not be read; nothing is written for a non-repository).";
 
 /// How `keysweep fix` makes settings read the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -118,6 +118,10 @@ pub struct Finding {
     /// history, verify), shared by every finding of the same secret.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remediation_steps: Option<RemediationPlan>,
+    /// Found inside a binary file (compiled Python, SQLite, an archive): the secret is stored
+    /// there as raw bytes. Present (`true`) only then.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub binary: bool,
 }
 
 impl Finding {
@@ -145,6 +149,7 @@ impl Finding {
             note: origin.note,
             at_head: None,
             remediation_steps: None,
+            binary: false,
         }
     }
 

@@ -99,6 +99,11 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
         }
         Command::PurgePlan(args) => {
             use keysweep::purge::{self, PurgePlan, PurgeSecret};
+            // No history, nothing to purge: refuse before scanning or writing anything.
+            let git_dir =
+                purge::git_dir(&args.path).ok_or_else(|| keysweep::Error::NotARepository {
+                    path: args.path.clone(),
+                })?;
             let config = args.scan_config()?;
             let diags = Diagnostics::new(true);
             let outcome = keysweep::scan::run(&config, &diags)?;
@@ -111,6 +116,7 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
                     path: f.path.as_deref(),
                     commit: f.commit.as_deref(),
                     matched: Some(&f.matched),
+                    binary: f.binary,
                 })
                 .collect();
             let plan = PurgePlan::new(&secrets);
@@ -133,7 +139,7 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
             let file = args
                 .out
                 .clone()
-                .unwrap_or_else(|| purge::default_out(&args.path));
+                .unwrap_or_else(|| purge::default_out(&git_dir));
             let file =
                 purge::write_expressions(&file, &plan).map_err(|source| keysweep::Error::Path {
                     path: file.clone(),
