@@ -47,6 +47,13 @@ impl FixInput {
             root: root.clone(),
             ..FixInput::default()
         };
+        // First, as it opens nothing that is not a regular file: the walk below reads every
+        // `.gitignore` / `.ignore` it meets, and a FIFO there would block it.
+        input.load_side_files()?;
+        let exclude = root.join(".git/info/exclude");
+        if fs::symlink_metadata(&exclude).is_ok() {
+            read_regular(&exclude)?;
+        }
         let mut py = Vec::new();
         if meta.is_file() {
             py.push(start.clone());
@@ -109,7 +116,6 @@ impl FixInput {
             }
         }
         input.libs = declared_libs(&root)?;
-        input.load_side_files()?;
         input.tracked = tracked_files(&root);
         Ok(input)
     }
@@ -124,6 +130,10 @@ impl FixInput {
             .build();
         for entry in walk.flatten() {
             let name = entry.file_name().to_string_lossy();
+            if name == ".ignore" {
+                read_regular(entry.path())?; // refused if special; its rules are the walker's
+                continue;
+            }
             if !(is_env_name(&name) || is_compose_name(&name) || name == ".gitignore") {
                 continue;
             }
