@@ -15,7 +15,8 @@
 //! given fresh values; tracked templates (`.env.example`, ...) get placeholders.
 //!
 //! The modules follow the work: [`input`] reads everything, [`settings`] finds the credential
-//! sites, [`loader`] works out how a module loads `.env`, [`plan`] decides every change (pure),
+//! sites, [`loader`] works out how a module loads `.env`, [`plan`] decides every change (pure) with
+//! [`setup`] writing the loader code,
 //! [`tracked`] handles committed env files, compose files and commented-out copies, [`apply`]
 //! writes (all or nothing), [`render`] shows the diff and summary.
 
@@ -28,6 +29,7 @@ mod plan;
 mod python;
 mod render;
 mod settings;
+mod setup;
 mod tracked;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -16,28 +16,28 @@ use super::{
 };
 
 /// One analysed settings module.
-struct Module {
-    stmts: Vec<Statement>,
-    setup: EnvSetup,
-    call: Option<LoadCall>,
-    names: BTreeMap<String, (PathVal, usize)>,
+pub(super) struct Module {
+    pub(super) stmts: Vec<Statement>,
+    pub(super) setup: EnvSetup,
+    pub(super) call: Option<LoadCall>,
+    pub(super) names: BTreeMap<String, (PathVal, usize)>,
     /// Star-imported settings module (index) and the importing statement.
-    parent: Option<(usize, usize)>,
+    pub(super) parent: Option<(usize, usize)>,
 }
 
 /// What a module provides once the plan is applied (for modules star-importing it).
 #[derive(Debug, Clone, Default)]
-struct Provides {
-    loader: Option<Loader>,
+pub(super) struct Provides {
+    pub(super) loader: Option<Loader>,
     /// The env file loaded by the time the module has run.
-    loads: Option<PathBuf>,
+    pub(super) loads: Option<PathBuf>,
     /// Binds `env` (django-environ).
-    env: bool,
+    pub(super) env: bool,
 }
 
 /// Planning state shared by all modules.
-struct Ctx<'a> {
-    input: &'a FixInput,
+pub(super) struct Ctx<'a> {
+    pub(super) input: &'a FixInput,
     opts: &'a FixOptions,
     /// SETTING -> VAR from lookups anywhere in the settings.
     setting_vars: BTreeMap<String, String>,
@@ -46,7 +46,7 @@ struct Ctx<'a> {
     /// Entries of every existing env file.
     env_entries: BTreeMap<PathBuf, BTreeMap<String, String>>,
     /// Per env file: the change being built.
-    env_changes: BTreeMap<PathBuf, EnvFileChange>,
+    pub(super) env_changes: BTreeMap<PathBuf, EnvFileChange>,
     /// (setting, leaked value) of every site planned.
     leaked: Vec<(String, String)>,
 }
@@ -128,7 +128,7 @@ pub fn plan(input: &FixInput, opts: &FixOptions) -> FixPlan {
     );
     tracked::drop_commented_copies(input, &ctx.leaked, &mut out);
     tracked::compose_edits(input, &out.moved.clone(), &ctx.leaked, &mut out);
-    finish_env_files(&mut ctx, &mut out);
+    tracked::finish_env_files(&mut ctx, &mut out);
     out.leaked = ctx.leaked;
     out
 }
@@ -402,7 +402,7 @@ fn plan_module(
         return (None, prov);
     }
     let first_stmt = used.iter().map(|s| s.stmt).min().unwrap_or(0);
-    let inserts = setup_code(file, m, kind, &prov, &env_path, first_stmt, &used, out);
+    let inserts = super::setup::setup_code(file, m, kind, &prov, &env_path, first_stmt, &used, out);
     if prov.loads.is_none() {
         prov.loads = Some(env_path.clone());
     }
@@ -555,245 +555,4 @@ fn claim_var(
         var = format!("{base}_{n}");
     }
     Some(var)
-}
-
-/// Imports and the `.env` loader a module needs before its first lookup, as (offset, text).
-#[allow(clippy::too_many_arguments)] // one call site; a struct for it would only rename them
-fn setup_code(
-    file: &TextFile,
-    m: &Module,
-    kind: Loader,
-    prov: &Provides,
-    env_path: &Path,
-    first_stmt: usize,
-    used: &[&Site],
-    out: &mut FixPlan,
-) -> Vec<(usize, String)> {
-    let src = file.text.as_str();
-    let stmts = &m.stmts;
-    let setup = &m.setup;
-    let shown = slash(&file.path);
-    let head = match setup.last_import.filter(|&i| i < first_stmt) {
-        Some(i) => stmts[i].line_end,
-        None => top_of_module(src, stmts, first_stmt),
-    };
-    let mut head_text = String::new();
-    let mut body = String::new();
-    let mut stdlib_block: Option<String> = None;
-    let mut after: Vec<usize> = Vec::new();
-    let lookups_os =
-        matches!(kind, Loader::Dotenv | Loader::Stdlib) && used.iter().any(|s| !s.drop_default);
-    let mut need_os = lookups_os;
-    let loads = prov.loads.is_some();
-    let names: Vec<(&String, &PathVal)> = m
-        .names
-        .iter()
-        .filter(|(_, (_, si))| *si < first_stmt)
-        .map(|(n, (p, _))| (n, p))
-        .collect();
-    let mut path_code = || {
-        let (code, os) = loader::path_code(env_path, &file.path, &names);
-        if let Some((_, (_, si))) = m.names.iter().find(|(n, _)| code.contains(n.as_str())) {
-            after.push(*si);
-        }
-        need_os |= os;
-        code
-    };
-    match kind {
-        Loader::Environ => {
-            let env_available = setup.env_name.is_some() || prov.env;
-            if !setup.imports_environ && !env_available {
-                head_text.push_str("import environ\n");
-            }
-            if !env_available {
-                body.push_str("env = environ.Env()\n");
-            }
-            if !loads {
-                let code = path_code();
-                body.push_str(&format!("environ.Env.read_env({code})\n"));
-                out.notes.push(format!(
-                    "{shown}: now loads {} with django-environ (read_env)",
-                    slash(env_path)
-                ));
-            }
-            after.extend(setup.env_stmt.filter(|&i| i < first_stmt));
-        }
-        Loader::Decouple => {
-            if !setup.imports_decouple {
-                head_text.push_str("from decouple import config\n");
-            }
-        }
-        Loader::Dotenv => {
-            if !loads {
-                let code = path_code();
-                if !src.contains("import load_dotenv") {
-                    head_text.push_str("from dotenv import load_dotenv\n");
-                }
-                body.push_str(&format!("load_dotenv({code})\n"));
-                out.notes.push(format!(
-                    "{shown}: now loads {} with python-dotenv (load_dotenv)",
-                    slash(env_path)
-                ));
-            }
-        }
-        Loader::Stdlib => {
-            if !loads {
-                let code = path_code();
-                stdlib_block = Some(loader::stdlib_loader(&code));
-                need_os = true;
-                out.notes.push(format!(
-                    "{shown}: now loads {} with a few lines of standard library \
-                     (os.environ.setdefault: real environment variables win)",
-                    slash(env_path)
-                ));
-            }
-        }
-    }
-    if let Some((_, stmt)) = m.parent {
-        if stmt < first_stmt {
-            after.push(stmt);
-        }
-    }
-    if need_os && !setup.imports_os {
-        head_text.insert_str(0, "import os\n");
-    }
-    let at = after
-        .into_iter()
-        .max()
-        .map_or(head, |i| stmts[i].line_end)
-        .max(head);
-    let mut inserts = Vec::new();
-    if !body.is_empty() {
-        body.insert_str(
-            0,
-            "# Credentials come from the environment; in development from .env (not committed).\n",
-        );
-    }
-    if let Some(block) = stdlib_block {
-        body = block;
-    }
-    if at == head {
-        head_text.push_str(&body);
-        if !head_text.is_empty() {
-            inserts.push((head, head_text));
-        }
-    } else {
-        if !head_text.is_empty() {
-            inserts.push((head, head_text));
-        }
-        if !body.is_empty() {
-            inserts.push((at, body));
-        }
-    }
-    inserts
-}
-
-/// Byte offset where new imports go when the module has none before `limit`: after a module
-/// docstring and `from __future__` imports.
-fn top_of_module(src: &str, stmts: &[Statement], limit: usize) -> usize {
-    let mut at = 0;
-    for (i, st) in stmts.iter().enumerate().take(limit) {
-        let is_doc =
-            i == 0 && st.tokens.len() == 1 && matches!(st.tokens[0].tok, python::Tok::Str { .. });
-        let is_future = src[st.tokens[0].span.start..].starts_with("from __future__");
-        if is_doc || is_future {
-            at = st.line_end;
-        } else {
-            break;
-        }
-    }
-    at
-}
-
-/// `.env` changes into the plan, with `.env.example` names and `.gitignore` entries.
-fn finish_env_files(ctx: &mut Ctx<'_>, out: &mut FixPlan) {
-    let input = ctx.input;
-    // Every variable now read, by env file.
-    let mut vars: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
-    for mv in &out.moved {
-        let list = vars.entry(mv.env_file.clone()).or_default();
-        if !list.contains(&mv.var) {
-            list.push(mv.var.clone());
-        }
-    }
-    for (env_path, names) in &vars {
-        if env_path.file_name().is_none_or(|n| n != ".env") {
-            continue;
-        }
-        let dir = env_path.parent().unwrap_or(Path::new(""));
-        let example_path = [".env.example", ".env.sample", ".env.template", ".env.dist"]
-            .iter()
-            .map(|n| dir.join(n))
-            .find(|p| input.existing.contains_key(p))
-            .unwrap_or_else(|| dir.join(".env.example"));
-        let planned = out.files.iter().position(|f| f.path == example_path);
-        let example_old = match planned {
-            Some(i) => Some(out.files[i].new.clone()),
-            None => input.existing.get(&example_path).cloned(),
-        };
-        let listed = example_old
-            .as_deref()
-            .map(envfile::example_names)
-            .unwrap_or_default();
-        let mut example_new = example_old.clone().unwrap_or_else(|| {
-            "# Environment variables the settings read (values live in .env, which is not committed).\n".to_owned()
-        });
-        for var in names.iter().filter(|v| !listed.contains(v)) {
-            example_new = envfile::append(&example_new, &format!("{var}=\n"));
-        }
-        if example_old.as_deref() != Some(example_new.as_str()) {
-            match planned {
-                Some(i) => out.files[i].new = example_new,
-                None => out.files.push(FileChange {
-                    path: example_path,
-                    old: example_old,
-                    new: example_new,
-                }),
-            }
-        }
-    }
-    let changes = std::mem::take(&mut ctx.env_changes);
-    let mut must_ignore: Vec<PathBuf> = out.untrack.clone();
-    must_ignore.extend(
-        vars.keys()
-            .filter(|p| input.existing.contains_key(*p))
-            .cloned(),
-    );
-    for (_, c) in changes {
-        if !c.entries.is_empty() || !c.regenerate.is_empty() {
-            if !must_ignore.contains(&c.path) {
-                must_ignore.push(c.path.clone());
-            }
-            out.env_files.push(c);
-        }
-    }
-    let gi_path = PathBuf::from(".gitignore");
-    let old = input.existing.get(&gi_path).cloned();
-    let mut new = old.clone().unwrap_or_default();
-    let mut added = false;
-    for p in must_ignore {
-        if tracked::is_ignored(input, &p, &new) {
-            continue;
-        }
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-        let pattern = match name {
-            Some(n) if n.starts_with(".env") => n,
-            _ => format!("/{}", slash(&p)),
-        };
-        if !added {
-            new = envfile::append(&new, "# local secrets (keysweep fix)\n");
-            added = true;
-        }
-        new = envfile::append(&new, &format!("{pattern}\n"));
-    }
-    if added {
-        out.files.insert(
-            0,
-            FileChange {
-                path: gi_path,
-                old,
-                new,
-            },
-        );
-    }
 }

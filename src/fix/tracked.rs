@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 
 use super::input::{is_compose_name, is_env_name, is_template_name};
+use super::plan::Ctx;
 use super::settings::{is_placeholder, is_sensitive_name};
 use super::{envfile, slash, EnvFileChange, FileChange, FixInput, FixPlan, Moved};
 
@@ -321,4 +322,97 @@ pub fn is_ignored(input: &FixInput, rel: &Path, root_rules: &str) -> bool {
                 .is_ignore()
         })
     })
+}
+
+/// `.env` changes into the plan, with `.env.example` names and `.gitignore` entries.
+pub(super) fn finish_env_files(ctx: &mut Ctx<'_>, out: &mut FixPlan) {
+    let input = ctx.input;
+    // Every variable now read, by env file.
+    let mut vars: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+    for mv in &out.moved {
+        let list = vars.entry(mv.env_file.clone()).or_default();
+        if !list.contains(&mv.var) {
+            list.push(mv.var.clone());
+        }
+    }
+    for (env_path, names) in &vars {
+        if env_path.file_name().is_none_or(|n| n != ".env") {
+            continue;
+        }
+        let dir = env_path.parent().unwrap_or(Path::new(""));
+        let example_path = [".env.example", ".env.sample", ".env.template", ".env.dist"]
+            .iter()
+            .map(|n| dir.join(n))
+            .find(|p| input.existing.contains_key(p))
+            .unwrap_or_else(|| dir.join(".env.example"));
+        let planned = out.files.iter().position(|f| f.path == example_path);
+        let example_old = match planned {
+            Some(i) => Some(out.files[i].new.clone()),
+            None => input.existing.get(&example_path).cloned(),
+        };
+        let listed = example_old
+            .as_deref()
+            .map(envfile::example_names)
+            .unwrap_or_default();
+        let mut example_new = example_old.clone().unwrap_or_else(|| {
+            "# Environment variables the settings read (values live in .env, which is not committed).\n".to_owned()
+        });
+        for var in names.iter().filter(|v| !listed.contains(v)) {
+            example_new = envfile::append(&example_new, &format!("{var}=\n"));
+        }
+        if example_old.as_deref() != Some(example_new.as_str()) {
+            match planned {
+                Some(i) => out.files[i].new = example_new,
+                None => out.files.push(FileChange {
+                    path: example_path,
+                    old: example_old,
+                    new: example_new,
+                }),
+            }
+        }
+    }
+    let changes = std::mem::take(&mut ctx.env_changes);
+    let mut must_ignore: Vec<PathBuf> = out.untrack.clone();
+    must_ignore.extend(
+        vars.keys()
+            .filter(|p| input.existing.contains_key(*p))
+            .cloned(),
+    );
+    for (_, c) in changes {
+        if !c.entries.is_empty() || !c.regenerate.is_empty() {
+            if !must_ignore.contains(&c.path) {
+                must_ignore.push(c.path.clone());
+            }
+            out.env_files.push(c);
+        }
+    }
+    let gi_path = PathBuf::from(".gitignore");
+    let old = input.existing.get(&gi_path).cloned();
+    let mut new = old.clone().unwrap_or_default();
+    let mut added = false;
+    for p in must_ignore {
+        if is_ignored(input, &p, &new) {
+            continue;
+        }
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        let pattern = match name {
+            Some(n) if n.starts_with(".env") => n,
+            _ => format!("/{}", slash(&p)),
+        };
+        if !added {
+            new = envfile::append(&new, "# local secrets (keysweep fix)\n");
+            added = true;
+        }
+        new = envfile::append(&new, &format!("{pattern}\n"));
+    }
+    if added {
+        out.files.insert(
+            0,
+            FileChange {
+                path: gi_path,
+                old,
+                new,
+            },
+        );
+    }
 }
