@@ -58,14 +58,6 @@ pub fn python_bin() -> Option<&'static Path> {
         if ready(&bin) {
             return Ok(bin);
         }
-        let run = |cmd: &mut Command| -> Result<(), String> {
-            let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)))
-            }
-        };
         run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
         let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/requirements.txt");
         run(Command::new(bin.join("pip"))
@@ -89,6 +81,16 @@ pub fn python_bin() -> Option<&'static Path> {
             );
             None
         }
+    }
+}
+
+/// Runs `cmd`; its stderr as the error unless it succeeds.
+pub fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)))
     }
 }
 
@@ -143,7 +145,7 @@ fn synthetic(seed: u64, n: usize) -> String {
 }
 
 /// Every file under `dir` (but `.git`, `__pycache__`, `db.sqlite3`) and its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::fix::{clean_command, ok};
+use crate::fix::{clean_command, ok, run, snapshot};
+use crate::purge::{synthetic, BASE62, DJANGO};
 use crate::util::cmd::Keysweep;
 
 /// A virtualenv's `bin` with Django and `packages` installed, built on first use.
@@ -41,14 +42,6 @@ fn venv(name: &str, packages: &[&str]) -> Option<PathBuf> {
             return Ok(bin);
         }
         let _ = fs::remove_dir_all(&dir);
-        let run = |cmd: &mut Command| -> Result<(), String> {
-            let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)))
-            }
-        };
         run(Command::new("python3").arg("-m").arg("venv").arg(&dir))?;
         run(Command::new(bin.join("pip"))
             .args([
@@ -76,31 +69,12 @@ fn venv(name: &str, packages: &[&str]) -> Option<PathBuf> {
 
 /// A synthetic Django-style key (not a real credential), deterministic in `seed`.
 fn django_key(seed: u64) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789!@#%^&*(-_=+)";
-    let mut x = seed ^ 0x2545_f491_4f6c_dd1d;
-    let body: String = (0..50)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ALPHABET[(x % ALPHABET.len() as u64) as usize] as char
-        })
-        .collect();
-    format!("django-insecure-{body}")
+    format!("django-insecure-{}", synthetic(seed, 50, DJANGO))
 }
 
 /// A synthetic password (not a real credential).
 fn password(seed: u64) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..22)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ALPHABET[(x % ALPHABET.len() as u64) as usize] as char
-        })
-        .collect()
+    synthetic(seed + 100, 22, BASE62)
 }
 
 const MANAGE_PY: &str = r#"#!/usr/bin/env python
@@ -189,26 +163,6 @@ impl Project {
     fn read(&self, rel: &str) -> String {
         fs::read_to_string(self.root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     }
-
-    /// Every file but `.git`, and its bytes.
-    fn snapshot(&self) -> BTreeMap<PathBuf, Vec<u8>> {
-        let mut out = BTreeMap::new();
-        let mut stack = vec![self.root.clone()];
-        while let Some(d) = stack.pop() {
-            for e in fs::read_dir(&d).expect("readable dir") {
-                let p = e.expect("dir entry").path();
-                if p.file_name().is_some_and(|n| n == ".git") {
-                    continue;
-                }
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    out.insert(p.clone(), fs::read(&p).expect("readable file"));
-                }
-            }
-        }
-        out
-    }
 }
 
 /// Runs `keysweep fix` and everything the issue asks of the result: the project starts (each
@@ -259,7 +213,7 @@ fn fix_and_verify(
         .args(["scan", "--no-history", "."])
         .run()
         .expect_code(0);
-    let after = p.snapshot();
+    let after = snapshot(&p.root);
     let again = Keysweep::new(&p.root)
         .args(["fix", "."])
         .run()
@@ -269,7 +223,7 @@ fn fix_and_verify(
         "second fix:\n{}",
         again.stdout
     );
-    assert_eq!(p.snapshot(), after, "second fix changed files");
+    assert_eq!(snapshot(&p.root), after, "second fix changed files");
     run.stdout
 }
 

@@ -10,7 +10,7 @@ use crate::fix::{clean_command, ok, python_bin};
 use crate::util::cmd::Keysweep;
 
 /// `n` characters from `alphabet`, deterministic in `seed` (synthetic, not a credential).
-fn synthetic(seed: u64, n: usize, alphabet: &[u8]) -> String {
+pub fn synthetic(seed: u64, n: usize, alphabet: &[u8]) -> String {
     let mut x = seed ^ 0x9e37_79b9_7f4a_7c15;
     (0..n)
         .map(|_| {
@@ -22,9 +22,9 @@ fn synthetic(seed: u64, n: usize, alphabet: &[u8]) -> String {
         .collect()
 }
 
-const BASE62: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+pub const BASE62: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const BASE64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const DJANGO: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789!@#%^&*(-_=+)";
+pub const DJANGO: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789!@#%^&*(-_=+)";
 
 fn git(dir: &Path, args: &[&str]) -> String {
     ok(clean_command(Path::new("git"), dir)
@@ -118,27 +118,7 @@ fn purge_plan_commands_leave_a_history_without_secrets() {
     assert!(plan.stdout.contains("force"), "{}", plan.stdout);
 
     // Run the printed commands, as printed, from an empty directory.
-    let script: String = plan
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("$ "))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    assert!(script.contains("git filter-repo"), "{}", plan.stdout);
-    let run_dir = top.join("run");
-    fs::create_dir(&run_dir).expect("mkdir");
-    let keysweep_dir = Path::new(env!("CARGO_BIN_EXE_keysweep"))
-        .parent()
-        .expect("bin dir")
-        .to_path_buf();
-    let path = format!(
-        "{}:{}:/usr/local/bin:/usr/bin:/bin",
-        keysweep_dir.display(),
-        py.display()
-    );
-    ok(clean_command(Path::new("sh"), &run_dir)
-        .env("PATH", path)
-        .args(["-e", "-x", "-c", &script]));
+    run_printed_commands(&plan.stdout, py, &top.join("run"), true);
 
     // --no-local: what a network clone gets (reachable objects only); a local clone would
     // hard-link the remote's unreachable old objects too, until the remote runs gc.
@@ -157,6 +137,31 @@ fn purge_plan_commands_leave_a_history_without_secrets() {
         .args(["scan", "--history-only", "work"])
         .run()
         .expect_code(1);
+}
+
+/// Runs the `$ ` lines of purge-plan's output with `sh -e` in a new directory `run_dir`, with
+/// keysweep and the Python tools on PATH; `push`: the force push too.
+fn run_printed_commands(stdout: &str, py: &Path, run_dir: &Path, push: bool) {
+    let script: String = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("$ "))
+        .filter(|l| push || !l.starts_with("git push"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(script.contains("git filter-repo"), "{stdout}");
+    fs::create_dir(run_dir).expect("mkdir");
+    let keysweep_dir = Path::new(env!("CARGO_BIN_EXE_keysweep"))
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    let path = format!(
+        "{}:{}:/usr/local/bin:/usr/bin:/bin",
+        keysweep_dir.display(),
+        py.display()
+    );
+    ok(clean_command(Path::new("sh"), run_dir)
+        .env("PATH", path)
+        .args(["-e", "-x", "-c", &script]));
 }
 
 /// Whether `needle` occurs in `hay`.
@@ -238,28 +243,9 @@ fn r9_purge_plan_removes_secrets_from_pyc_files_and_pem_blocks() {
         "{}",
         plan.stdout
     );
-    let script: String = plan
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("$ "))
-        .filter(|l| !l.starts_with("git push"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    // `keysweep scan .` is in the commands: `sh -e` fails unless keysweep finds nothing.
     let run_dir = top.join("run");
-    fs::create_dir(&run_dir).expect("mkdir");
-    let keysweep_dir = Path::new(env!("CARGO_BIN_EXE_keysweep"))
-        .parent()
-        .expect("bin dir")
-        .to_path_buf();
-    let path = format!(
-        "{}:{}:/usr/local/bin:/usr/bin:/bin",
-        keysweep_dir.display(),
-        py.display()
-    );
-    // `keysweep scan .` is in the script: `sh -e` fails unless keysweep finds nothing.
-    ok(clean_command(Path::new("sh"), &run_dir)
-        .env("PATH", path)
-        .args(["-e", "-x", "-c", &script]));
+    run_printed_commands(&plan.stdout, py, &run_dir, false);
 
     let mirror = fs::read_dir(&run_dir)
         .expect("readdir")

@@ -279,15 +279,20 @@ fn loader_kind(ctx: &Ctx<'_>, m: &Module, parent: Option<&Provides>) -> Loader {
     }
 }
 
+/// The nearest existing `.env` in the module's directory or above.
+fn existing_env_above(ctx: &Ctx<'_>, module: &Path) -> Option<PathBuf> {
+    let dir = module.parent().unwrap_or(Path::new(""));
+    dir.ancestors()
+        .map(|d| d.join(".env"))
+        .find(|p| ctx.input.existing.contains_key(p))
+}
+
 /// The nearest existing `.env` in `dir` or above; else the nearest `manage.py` directory above
 /// the module; else `dir`. (Where python-decouple and `find_dotenv` look.)
 fn search_env(ctx: &Ctx<'_>, module: &Path) -> PathBuf {
     let dir = module.parent().unwrap_or(Path::new(""));
-    for d in dir.ancestors() {
-        let p = d.join(".env");
-        if ctx.input.existing.contains_key(&p) {
-            return p;
-        }
+    if let Some(p) = existing_env_above(ctx, module) {
+        return p;
     }
     ctx.input
         .manage_dir_above(module)
@@ -298,12 +303,8 @@ fn search_env(ctx: &Ctx<'_>, module: &Path) -> PathBuf {
 /// Where a module with no loader of its own gets one: an existing `.env` above it, the compose
 /// `env_file`, the `manage.py` directory, the root.
 fn default_env(ctx: &Ctx<'_>, module: &Path) -> PathBuf {
-    let dir = module.parent().unwrap_or(Path::new(""));
-    for d in dir.ancestors() {
-        let p = d.join(".env");
-        if ctx.input.existing.contains_key(&p) {
-            return p;
-        }
+    if let Some(p) = existing_env_above(ctx, module) {
+        return p;
     }
     if let Some(f) = tracked::compose_env_file(ctx.input) {
         return f;
