@@ -190,15 +190,23 @@ impl From<ColorArg> for crate::report::ColorChoice {
 
 const FIX_HELP: &str =
     "Replaces SECRET_KEY, DATABASES passwords, EMAIL_HOST_PASSWORD, AWS keys and \
-other credential literals in Django settings with environment lookups, writes a NEW random \
-SECRET_KEY and the other values to .env (mode 0600, never overwriting an entry), adds .env to \
-.gitignore and the names to .env.example. Never touches history; a second run changes nothing. \
-Exit codes: 0 = done (or nothing to do); 2 = error.";
+other credential literals in Django settings with environment lookups in the project's own style \
+(django-environ, python-decouple, python-dotenv, else os.environ with a standard-library .env \
+loader), drops literal defaults of lookups, and makes the settings load the .env they now need. \
+Reuses the project's variable names and .env location. Writes a NEW random SECRET_KEY and the \
+other values to .env (mode 0600, never overwriting an entry). Env files tracked by git are \
+untracked (git rm --cached, left staged), ignored, then given a new key; tracked templates get \
+placeholders. Adds .env to .gitignore and the names to .env.example. All or nothing; never \
+touches history; a second run changes nothing. Warnings and errors go to stderr. Exit codes: \
+0 = done (or nothing to do); 2 = error (including a settings file that could not be analysed).";
 
 const PURGE_HELP: &str = "Scans PATH (history included), writes the expressions file (default: \
 .git/keysweep-purge.txt, mode 0600) and prints the commands to rewrite a fresh mirror clone with \
-git filter-repo, verify it with keysweep and force-push it. Runs nothing itself. Exit codes: \
-0 = nothing to purge; 1 = plan written; 2 = error.";
+git filter-repo, verify it with keysweep and force-push it. Binary files holding a secret \
+(compiled Python, SQLite) are removed from history with --invert-paths, since text replacement \
+cannot touch them. Runs nothing itself. Exit codes, as for scan: 0 = nothing to purge (no file \
+written); 1 = plan written for the secrets found (like scan's findings); 2 = error (PATH is not a \
+git repository, or something could not be read; nothing is written for a non-repository).";
 
 /// How `keysweep fix` makes settings read the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

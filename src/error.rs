@@ -40,8 +40,9 @@ pub enum Error {
     Config(String),
     /// Writing output failed.
     Io(std::io::Error),
-    /// `keysweep fix` could not read or write a file (or refused to leave the repository).
-    Fix(crate::fix::FixError),
+    /// A command module's own error (e.g. `keysweep fix` could not read or write a file), converted
+    /// by that module so this one imports nothing above it.
+    Command(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// `Result` with this crate's [`Error`] as the default error type.
@@ -71,7 +72,7 @@ impl fmt::Display for Error {
             Error::Git { context, source } => write!(f, "{context}: {source}"),
             Error::Config(msg) => write!(f, "{msg}"),
             Error::Io(e) => write!(f, "{e}"),
-            Error::Fix(e) => write!(f, "{e}"),
+            Error::Command(e) => write!(f, "{e}"),
         }
     }
 }
@@ -84,15 +85,9 @@ impl std::error::Error for Error {
             Error::RulePattern { source, .. } => Some(source),
             Error::Git { source, .. } => Some(source.as_ref()),
             Error::Io(e) => Some(e),
-            Error::Fix(e) => Some(e),
+            Error::Command(e) => Some(e.as_ref()),
             Error::InvalidRules(_) | Error::NotARepository { .. } | Error::Config(_) => None,
         }
-    }
-}
-
-impl From<crate::fix::FixError> for Error {
-    fn from(e: crate::fix::FixError) -> Self {
-        Error::Fix(e)
     }
 }
 

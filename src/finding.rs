@@ -127,6 +127,10 @@ pub struct Finding {
     /// work tree). Shown by the human report only.
     #[serde(skip)]
     pub tracked: Option<bool>,
+    /// Found inside a binary file (compiled Python, SQLite, an archive): the secret is stored
+    /// there as raw bytes. Present (`true`) only then.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub binary: bool,
 }
 
 impl Finding {
@@ -157,6 +161,7 @@ impl Finding {
             note: origin.note,
             at_head: None,
             tracked: None,
+            binary: false,
         }
     }
 

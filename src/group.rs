@@ -277,6 +277,7 @@ mod tests {
             at_head: None,
             secret_group: secret.into(),
             tracked: None,
+            binary: false,
         }
     }
 

@@ -97,21 +97,33 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
             let opts = keysweep::fix::FixOptions {
                 style: args.style.into(),
             };
-            let plan = keysweep::fix::plan(&input, &opts);
+            let mut plan = keysweep::fix::plan(&input, &opts);
+            keysweep::fix::report_leftovers(&mut plan, &input);
             let mut out = std::io::stdout().lock();
             if args.dry_run {
                 write!(out, "{}{}", plan.diff(), plan.summary())?;
+                eprint!("{}", plan.problems());
             } else {
                 let applied = keysweep::fix::apply(&plan)?;
                 write!(out, "{}", plan.summary())?;
+                eprint!("{}", plan.problems());
                 for w in &applied.warnings {
-                    writeln!(out, "warning: {w}")?;
+                    eprintln!("warning: {w}");
                 }
             }
-            Ok(Exit::Clean)
+            Ok(if plan.errors.is_empty() {
+                Exit::Clean
+            } else {
+                Exit::Error
+            })
         }
         Command::PurgePlan(args) => {
             use keysweep::purge::{self, PurgePlan, PurgeSecret};
+            // No history, nothing to purge: refuse before scanning or writing anything.
+            let git_dir =
+                purge::git_dir(&args.path).ok_or_else(|| keysweep::Error::NotARepository {
+                    path: args.path.clone(),
+                })?;
             let config = args.scan_config()?;
             let diags = Diagnostics::new(true);
             let outcome = keysweep::scan::run(&config, &diags)?;
@@ -124,6 +136,7 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
                     path: f.path.as_deref(),
                     commit: f.commit.as_deref(),
                     matched: Some(&f.matched),
+                    binary: f.binary,
                 })
                 .collect();
             let plan = PurgePlan::new(&secrets);
@@ -146,7 +159,7 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
             let file = args
                 .out
                 .clone()
-                .unwrap_or_else(|| purge::default_out(&args.path));
+                .unwrap_or_else(|| purge::default_out(&git_dir));
             let file =
                 purge::write_expressions(&file, &plan).map_err(|source| keysweep::Error::Path {
                     path: file.clone(),

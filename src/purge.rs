@@ -39,6 +39,9 @@ pub struct PurgeSecret<'a> {
     /// The whole matched text (the finding's `match`): when the secret was joined from several
     /// string literals (`concat` rules) it does not occur as such, and its pieces are purged.
     pub matched: Option<&'a str>,
+    /// Found in a binary file (compiled Python, SQLite, an archive): `--replace-text` does not
+    /// touch binary blobs, so the file is removed from history instead.
+    pub binary: bool,
 }
 
 /// The expressions file and what to tell the user about it.
@@ -52,6 +55,8 @@ pub struct PurgePlan {
     pub in_history: usize,
     /// Things to check before running it (short secrets, ...).
     pub warnings: Vec<String>,
+    /// Paths of binary files holding a secret, removed from every commit by the plan.
+    pub binary_paths: BTreeSet<String>,
 }
 
 impl PurgePlan {
@@ -64,6 +69,11 @@ impl PurgePlan {
         for f in found {
             if f.commit.is_some() {
                 committed.insert(f.secret);
+            }
+            if f.binary {
+                if let Some(p) = f.path {
+                    plan.binary_paths.insert(p.to_owned());
+                }
             }
             if f.secret.is_empty() || !seen.insert(f.secret) {
                 continue;
@@ -93,11 +103,14 @@ impl PurgePlan {
                     }
                 }
             } else if let Some(parts) = secret_lines(f.secret) {
+                // filter-repo applies every `literal:` before any `regex:`, and regexes in file
+                // order: so the body lines are regexes too, after the whole-block one. The block
+                // (armour lines included) goes first; a copy reformatted elsewhere loses its body.
                 lines.push(format!("regex:{}==>{REPLACEMENT}", multiline_regex(&parts)));
                 for l in parts {
                     let body = !l.starts_with("-----") && l.chars().count() >= MIN_LINE_LITERAL;
                     if body {
-                        lines.push(format!("literal:{l}==>{REPLACEMENT}"));
+                        lines.push(format!("regex:{}==>{REPLACEMENT}", py_escape(l)));
                     }
                 }
             } else {
@@ -146,6 +159,16 @@ impl PurgePlan {
         for w in &self.warnings {
             let _ = writeln!(s, "- {w}");
         }
+        if !self.binary_paths.is_empty() {
+            s.push_str(
+                "- Binary files hold secrets, which text replacement cannot touch: the plan removes\n\
+                 \x20 these paths from every commit (--invert-paths), including the latest one; keep a\n\
+                 \x20 copy if you need it, and stop committing them (.gitignore):\n",
+            );
+            for p in &self.binary_paths {
+                let _ = writeln!(s, "  {p}");
+            }
+        }
         let mirror = &target.mirror_dir;
         let clone_flags = if target.is_local { " --no-local" } else { "" };
         s.push_str("\nRun (needs git-filter-repo >= 2.47: `pip install git-filter-repo`):\n");
@@ -158,8 +181,9 @@ impl PurgePlan {
         let _ = writeln!(s, "$ cd {}", sh_quote(mirror));
         let _ = writeln!(
             s,
-            "$ git filter-repo --sensitive-data-removal --replace-text {}",
-            sh_quote(&out.display().to_string())
+            "$ git filter-repo --sensitive-data-removal --replace-text {}{}",
+            sh_quote(&out.display().to_string()),
+            self.path_args()
         );
         s.push_str("$ keysweep scan .\n");
         s.push_str("$ git push --force --mirror origin\n");
@@ -178,6 +202,38 @@ impl PurgePlan {
             "- Verify from a fresh clone: `git clone{clone_flags} {} check && keysweep scan check`.",
             sh_quote(&target.url)
         );
+        s
+    }
+}
+
+impl PurgePlan {
+    /// ` --path-glob '*.pyc' --path db.sqlite3 --invert-paths` for the binary files, or nothing.
+    fn path_args(&self) -> String {
+        if self.binary_paths.is_empty() {
+            return String::new();
+        }
+        let mut globs = BTreeSet::new();
+        let mut paths = BTreeSet::new();
+        for p in &self.binary_paths {
+            let name = p.rsplit('/').next().unwrap_or(p);
+            match name.rsplit_once('.') {
+                // compiled Python is never source: every copy goes
+                Some((_, ext)) if matches!(ext, "pyc" | "pyo") => {
+                    globs.insert(format!("*.{ext}"));
+                }
+                _ => {
+                    paths.insert(p.clone());
+                }
+            }
+        }
+        let mut s = String::new();
+        for g in globs {
+            let _ = write!(s, " --path-glob {}", sh_quote(&g));
+        }
+        for p in paths {
+            let _ = write!(s, " --path {}", sh_quote(&p));
+        }
+        s.push_str(" --invert-paths");
         s
     }
 }
@@ -256,17 +312,23 @@ fn origin_url(config: &str) -> Option<String> {
     None
 }
 
-/// Default location of the expressions file: inside the git directory (never committed, never
-/// in the working tree), else the current directory.
-pub fn default_out(repo: &Path) -> PathBuf {
+/// The git directory of `repo` (`repo/.git`, or `repo` itself when bare); `None` when `repo`
+/// is not a repository, where there is no history to purge.
+pub fn git_dir(repo: &Path) -> Option<PathBuf> {
     let dotgit = repo.join(".git");
     if dotgit.is_dir() {
-        return dotgit.join("keysweep-purge.txt");
+        return Some(dotgit);
     }
     if repo.join("HEAD").is_file() && repo.join("objects").is_dir() {
-        return repo.join("keysweep-purge.txt");
+        return Some(repo.to_path_buf());
     }
-    PathBuf::from("keysweep-purge.txt")
+    None
+}
+
+/// Default location of the expressions file: inside the git directory (never committed, never
+/// in the working tree).
+pub fn default_out(git_dir: &Path) -> PathBuf {
+    git_dir.join("keysweep-purge.txt")
 }
 
 /// The contents of the quoted string pieces of `matched` that make up `secret` (in order).
@@ -358,6 +420,7 @@ mod tests {
             path: Some("a.py"),
             commit,
             matched: None,
+            binary: false,
         }
     }
 
@@ -382,6 +445,8 @@ mod tests {
     }
 
     #[test]
+    // issue 9 item 7: every part of the block is a regex, the whole block first (filter-repo
+    // applies literals before regexes, so a literal body line would break the block's match).
     fn multiline_secret_gets_regex_and_body_lines() {
         let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7v+x/y==\nq9Zr3Lw8Kd2Hs6Tn1Vb4Mx\n-----END RSA PRIVATE KEY-----";
         let p = PurgePlan::new(&[s(pem, Some("c"))]);
@@ -395,11 +460,11 @@ mod tests {
         assert_eq!(re.matches("==>").count(), 1);
         assert_eq!(
             lines.next(),
-            Some("literal:MIIEpAIBAAKCAQEA7v+x/y====>***REMOVED***")
+            Some(r"regex:MIIEpAIBAAKCAQEA7v\+x\/y\=\===>***REMOVED***")
         );
         assert_eq!(
             lines.next(),
-            Some("literal:q9Zr3Lw8Kd2Hs6Tn1Vb4Mx==>***REMOVED***")
+            Some("regex:q9Zr3Lw8Kd2Hs6Tn1Vb4Mx==>***REMOVED***")
         );
         assert_eq!(lines.next(), None);
     }
@@ -427,7 +492,7 @@ mod tests {
         assert!(lines[0].starts_with("regex:"));
         assert_eq!(
             lines[1],
-            "literal:MHcCAQEEIKDYTdVk4RIov0qjq1w5Wfh==>***REMOVED***"
+            "regex:MHcCAQEEIKDYTdVk4RIov0qjq1w5Wfh==>***REMOVED***"
         );
     }
 

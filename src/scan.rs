@@ -19,6 +19,10 @@ use crate::report::{human_bytes, Diagnostics, ScanTotals, Stats};
 use crate::source::fs::{FsItem, FsSource};
 use crate::source::git::{GitItem, GitSource};
 
+/// Binary blobs up to this size are scanned too (string constants in compiled Python or SQLite
+/// are raw bytes); larger ones (images, archives of builds) are counted as skipped.
+const MAX_BINARY_SCAN: u64 = 4 << 20;
+
 /// The marker that suppresses a finding on its line (like `gitleaks:allow`).
 pub const INLINE_ALLOW: &[u8] = b"keysweep:allow";
 
@@ -288,6 +292,7 @@ pub fn scan_history(
 ) -> Result<Vec<Finding>> {
     let progress = Progress::new("history", !config.no_progress);
     let hits: Mutex<Vec<BlobId>> = Mutex::new(Vec::new());
+    let binary_hits: Mutex<HashSet<BlobId>> = Mutex::new(HashSet::new());
     let sweep = git.for_each_blob(&config.scope, config.max_blob_size, |item| {
         match item {
             GitItem::Blob(b) => {
@@ -299,7 +304,19 @@ pub fn scan_history(
             GitItem::Base(b) => {
                 scanner.scan(b.id, b.bytes);
             }
-            GitItem::Binary { .. } => Stats::add(&scanner.stats.binary_skipped, 1),
+            // Compiled Python and SQLite files keep string constants as raw bytes: scan binary
+            // blobs too, up to a bound, so that a purge plan knows they hold secrets.
+            GitItem::Binary(b) if b.bytes.len() as u64 <= MAX_BINARY_SCAN => {
+                if !scanner.scan(b.id, b.bytes).is_empty() {
+                    let mut hits = hits.lock().unwrap_or_else(|e| e.into_inner());
+                    hits.push(b.id);
+                    binary_hits
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(b.id);
+                }
+            }
+            GitItem::Binary(_) => Stats::add(&scanner.stats.binary_skipped, 1),
             GitItem::TooLarge { id, size } => {
                 Stats::add(&scanner.stats.too_large_skipped, 1);
                 diags.warn(format_args!(
@@ -316,6 +333,7 @@ pub fn scan_history(
     progress.finish();
     sweep?;
     let mut ids = hits.into_inner().unwrap_or_else(|e| e.into_inner());
+    let binary_hits = binary_hits.into_inner().unwrap_or_else(|e| e.into_inner());
     ids.sort();
     ids.dedup();
     let prov = find_provenance(git, &ids, &config.scope, &|m| diags.error(m))?;
@@ -342,7 +360,8 @@ pub fn scan_history(
                 if held_before {
                     continue;
                 }
-                let f = Finding::new(rules, id, m, origin.clone());
+                let mut f = Finding::new(rules, id, m, origin.clone());
+                f.binary = binary_hits.contains(&id);
                 let key = (f.fingerprint.clone(), f.path.clone());
                 match first.get(&key) {
                     Some(&(r, _)) if r <= rank => {}

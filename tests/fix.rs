@@ -58,14 +58,6 @@ pub fn python_bin() -> Option<&'static Path> {
         if ready(&bin) {
             return Ok(bin);
         }
-        let run = |cmd: &mut Command| -> Result<(), String> {
-            let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)))
-            }
-        };
         run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
         let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/requirements.txt");
         run(Command::new(bin.join("pip"))
@@ -89,6 +81,16 @@ pub fn python_bin() -> Option<&'static Path> {
             );
             None
         }
+    }
+}
+
+/// Runs `cmd`; its stderr as the error unless it succeeds.
+pub fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)))
     }
 }
 
@@ -143,7 +145,7 @@ fn synthetic(seed: u64, n: usize) -> String {
 }
 
 /// Every file under `dir` (but `.git`, `__pycache__`, `db.sqlite3`) and its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -312,16 +314,10 @@ fn fix_project(style: &[&str]) {
     }
     assert!(!example.contains(&p.db_password) && !example.contains(new_key.as_str()));
 
-    // Django reads the values from .env: directly (django-environ) or through the environment.
-    let environ_style = style.contains(&"environ");
-    let process_env = if environ_style {
-        BTreeMap::new()
-    } else {
-        env.clone()
-    };
-    let manage_check = ok(clean_command(&python(bin), &p.root)
-        .envs(&process_env)
-        .args(["manage.py", "check"]));
+    // Django reads the values from .env itself (django-environ, or the standard-library loader
+    // fix adds): nothing is exported.
+    let process_env = BTreeMap::new();
+    let manage_check = ok(clean_command(&python(bin), &p.root).args(["manage.py", "check"]));
     assert!(manage_check.contains("no issues"), "{manage_check}");
     assert_eq!(
         django_values(bin, &p.root, &process_env),
@@ -331,17 +327,6 @@ fn fix_project(style: &[&str]) {
             p.email_password.clone()
         ]
     );
-    if !environ_style {
-        // The settings really depend on the environment now.
-        let bare = clean_command(&python(bin), &p.root)
-            .args(["manage.py", "check"])
-            .output()
-            .expect("python runs");
-        assert!(
-            !bare.status.success(),
-            "settings work without DJANGO_SECRET_KEY"
-        );
-    }
 
     Keysweep::new(&p.root)
         .args(["scan", "--no-history", "."])
@@ -363,7 +348,7 @@ fn fix_project(style: &[&str]) {
 }
 
 #[test]
-fn fix_moves_startproject_secrets_to_os_environ() {
+fn fix_moves_startproject_secrets_to_os_environ_and_loads_dotenv() {
     fix_project(&[]);
 }
 
@@ -411,4 +396,124 @@ fn fix_without_literals_changes_nothing() {
         .map(|e| e.expect("entry").file_name())
         .collect();
     assert_eq!(names, ["settings.py"]);
+}
+
+/// Runs the keysweep binary with a 60 s limit (a hang becomes a failure, exit 124).
+fn keysweep_with_timeout(cwd: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg(env!("CARGO_BIN_EXE_keysweep"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("timeout runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+// issue 13 item 4: a FIFO where fix reads or writes (.env, .gitignore) is refused, never opened;
+// nothing is written.
+#[cfg(unix)]
+#[test]
+fn r13_fix_refuses_fifo_env_and_gitignore_without_hanging() {
+    for name in [".env", ".gitignore", "proj/.env"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        fs::create_dir_all(root.join(".git")).expect("mkdir");
+        fs::create_dir_all(root.join("proj")).expect("mkdir");
+        let settings = "SECRET_KEY = 'k3#v9!w$q2@zr8^m1&x7*p0(t-_=+)e4y6u5i8o2a1s3d9f7g'\n";
+        fs::write(root.join("proj/settings.py"), settings).expect("write");
+        ok(Command::new("mkfifo").arg(root.join(name)));
+        let (code, stdout, stderr) = keysweep_with_timeout(root, &["fix", "."]);
+        assert_eq!(code, 2, "{name}: exit {code}\n{stdout}\n{stderr}");
+        assert!(
+            stderr.contains("not a regular file") && stderr.contains(name),
+            "{name}: {stderr}"
+        );
+        assert_eq!(
+            fs::read_to_string(root.join("proj/settings.py")).expect("read"),
+            settings,
+            "{name}"
+        );
+        let mut entries: Vec<_> = fs::read_dir(root)
+            .expect("readdir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        entries.sort();
+        let mut expected = vec![".git", "proj"];
+        if !name.contains('/') {
+            expected.insert(0, name);
+            expected.sort();
+        }
+        assert_eq!(entries, expected, "{name}: something was written");
+    }
+}
+
+// issue 13 item 16: a settings module that is not valid Python or not UTF-8 is an error (exit 2,
+// on stderr), not "Nothing to fix"; the other modules are still fixed.
+#[test]
+fn r13_fix_reports_unanalysable_settings_with_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    fs::create_dir_all(root.join("proj/settings")).expect("mkdir");
+    fs::write(
+        root.join("proj/settings/broken.py"),
+        "SECRET_KEY = 'k3#v9!w$q2@zr8^m1&x7*p0(t-_=+)e4y6u5i8o2a1s3d9f7g\n",
+    )
+    .expect("write");
+    fs::write(
+        root.join("proj/settings/latin1.py"),
+        b"# caf\xe9\nEMAIL_HOST_PASSWORD = 'pw-9f8e7d6c5b4a'\n",
+    )
+    .expect("write");
+    fs::write(
+        root.join("proj/settings/ok.py"),
+        "EMAIL_HOST_PASSWORD = 'Zq8-mail-pass-w0rd'\n",
+    )
+    .expect("write");
+    let (code, stdout, stderr) = keysweep_with_timeout(root, &["fix", "."]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("proj/settings/broken.py: not valid Python"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("proj/settings/latin1.py: not valid UTF-8"),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("warning") && !stdout.contains("error"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Nothing to fix"), "{stdout}");
+    let ok_py = fs::read_to_string(root.join("proj/settings/ok.py")).expect("read");
+    assert!(!ok_py.contains("Zq8-mail-pass-w0rd"), "{ok_py}");
+}
+
+// issue 13 item 15: purge-plan on a directory that is not a git repository exits 2 and writes
+// nothing (no expressions file with secrets in clear in the current directory).
+#[test]
+fn r13_purge_plan_on_a_non_repository_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    fs::create_dir(root.join("code")).expect("mkdir");
+    fs::write(
+        root.join("code/settings.py"),
+        "SECRET_KEY = 'django-insecure-k3#v9!w$q2@zr8^m1&x7*p0(t-_=+)e4y6u5i8o2a1s3d9f7g'\n",
+    )
+    .expect("write");
+    let (code, stdout, stderr) = keysweep_with_timeout(root, &["purge-plan", "code"]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(stderr.contains("not a git repository"), "{stderr}");
+    assert!(!stdout.contains("git clone"), "{stdout}");
+    let mut entries: Vec<_> = fs::read_dir(root)
+        .expect("readdir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["code"]);
+    assert_eq!(fs::read_dir(root.join("code")).expect("readdir").count(), 1);
 }

@@ -5,6 +5,7 @@ mod action;
 mod cli;
 mod django_corpus;
 mod fix;
+mod fix_projects;
 mod history;
 mod merge;
 mod precision;

@@ -44,9 +44,12 @@ fn unquote(v: &str) -> String {
     v.to_owned()
 }
 
-/// Why a value cannot be written faithfully, if it cannot.
-pub fn unwritable(value: &str) -> Option<&'static str> {
-    if value.contains(['\n', '\r']) {
+/// Why a value cannot be written faithfully, if it cannot. `plain`: the reader (python-decouple)
+/// strips one pair of quotes and unescapes nothing.
+pub fn unwritable(value: &str, plain: bool) -> Option<&'static str> {
+    if plain && value.contains('\'') && value.contains('"') {
+        Some("holds both quote characters, which python-decouple cannot read back")
+    } else if value.contains(['\n', '\r']) {
         Some("contains a line break, which .env files cannot hold portably")
     } else if value.starts_with('$') {
         Some("starts with `$`, which django-environ reads as a reference to another variable")
@@ -57,16 +60,18 @@ pub fn unwritable(value: &str) -> Option<&'static str> {
 
 /// `NAME=value`, quoted only when needed: bare for `[A-Za-z0-9_./:@%+,-]`, single quotes when the
 /// value has no `'`, else double quotes with `\ " $ \`` escaped. Both django-environ and `sh` read
-/// each form back unchanged.
-pub fn line(name: &str, value: &str) -> String {
+/// each form back unchanged. `plain` (python-decouple): double quotes without escapes.
+pub fn line(name: &str, value: &str, plain: bool) -> String {
     let bare = !value.is_empty()
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_./:@%+,-".contains(&b));
-    if bare {
+    if bare || value.is_empty() {
         format!("{name}={value}\n")
     } else if !value.contains('\'') {
         format!("{name}='{value}'\n")
+    } else if plain {
+        format!("{name}=\"{value}\"\n")
     } else {
         let mut q = String::with_capacity(value.len() + 2);
         for c in value.chars() {
@@ -87,6 +92,29 @@ pub fn append(text: &str, more: &str) -> String {
     }
     out.push_str(more);
     out
+}
+
+/// `text` with the first line defining `name` (`NAME=...` or `export NAME=...`) replaced by
+/// `new_line` (which ends with a newline).
+pub fn set_value(text: &str, name: &str, new_line: &str) -> String {
+    let mut done = false;
+    text.split_inclusive('\n')
+        .map(|l| {
+            let t = l.trim_start();
+            let t = t.strip_prefix("export ").unwrap_or(t);
+            let defines = t.split_once('=').is_some_and(|(n, _)| n.trim_end() == name);
+            if defines && !done {
+                done = true;
+                if l.ends_with('\n') {
+                    new_line.to_owned()
+                } else {
+                    new_line.trim_end_matches('\n').to_owned()
+                }
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect()
 }
 
 /// Names already listed in a `.env.example` (`NAME=` or `NAME`).
@@ -114,7 +142,7 @@ mod tests {
             "a\"b\\c$d`e'f",
             "x y",
         ] {
-            let l = line("K", v);
+            let l = line("K", v, false);
             assert_eq!(parse(&l).get("K").map(String::as_str), Some(v), "{l}");
         }
     }

@@ -74,7 +74,7 @@ fn make_statement(src: &str, tokens: Vec<Token>) -> Statement {
     }
 }
 
-/// Tokenizes `src`; `None` on an unterminated string.
+/// Tokenizes `src`; `None` on an unterminated string or unbalanced brackets.
 pub fn tokenize(src: &str) -> Option<Vec<Token>> {
     let b = src.as_bytes();
     let mut out = Vec::new();
@@ -141,7 +141,7 @@ pub fn tokenize(src: &str) -> Option<Vec<Token>> {
                 let start = i;
                 match c {
                     b'(' | b'[' | b'{' => depth += 1,
-                    b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                    b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
                     _ => {}
                 }
                 i += 1;
@@ -170,6 +170,9 @@ pub fn tokenize(src: &str) -> Option<Vec<Token>> {
                 });
             }
         }
+    }
+    if depth != 0 {
+        return None; // an unclosed bracket
     }
     out.push(Token {
         tok: Tok::Newline,

@@ -34,6 +34,8 @@ pub struct Site {
     pub stmt: usize,
     /// The value is Django's SECRET_KEY (a new one is generated instead of moving the old one).
     pub is_secret_key: bool,
+    /// The literal is the default of a lookup; `span` covers `, default` and is removed.
+    pub drop_default: bool,
 }
 
 /// Credential-like name endings (whole `_`-separated segments, upper-cased).
@@ -152,16 +154,11 @@ pub fn find_sites(src: &str, stmts: &[Statement]) -> Vec<Site> {
         } else if rhs.first().is_some_and(|x| op(src, x, "{")) && path.len() == 1 {
             dict_sites(src, rhs, &mut path, si, &mut out);
         } else if path.len() == 1 && is_sensitive_name(last) {
-            if let Some((var, e)) = call_default(src, rhs) {
+            if let Some((var, e, drop)) = call_default(src, rhs) {
                 if !e.value.is_empty() && !is_placeholder(&e.value) {
-                    let mut s = site(
-                        &path,
-                        e.value,
-                        rhs[0].span.start..rhs[rhs.len() - 1].span.end,
-                        e.quote,
-                        si,
-                    );
+                    let mut s = site(&path, e.value, drop, e.quote, si);
                     s.var = var;
+                    s.drop_default = true;
                     out.push(s);
                 }
             }
@@ -212,6 +209,7 @@ fn site(path: &[String], value: String, span: Range<usize>, quote: u8, stmt: usi
         span,
         quote,
         stmt,
+        drop_default: false,
     }
 }
 
@@ -303,15 +301,28 @@ fn has_top_level_assign(src: &str, toks: &[Token]) -> bool {
     false
 }
 
+/// Callees that read one environment variable named by their first argument.
+const LOOKUPS: &[&str] = &[
+    "os.environ.get",
+    "os.getenv",
+    "environ.get",
+    "env",
+    "env.str",
+    "getenv",
+    "config",
+    "decouple.config",
+];
+
 /// `os.environ.get('VAR', <str>)`, `os.getenv('VAR', <str>)`, `env('VAR', default=<str>)`,
-/// `env.str('VAR', default=<str>)`: the variable name and the default literal.
-fn call_default(src: &str, rhs: &[Token]) -> Option<(String, super::python::StrExpr)> {
+/// `env.str('VAR', default=<str>)`, `config('VAR', default=<str>)`: the variable name, the
+/// default literal, and the span to remove to drop it (from the comma before it).
+fn call_default(
+    src: &str,
+    rhs: &[Token],
+) -> Option<(String, super::python::StrExpr, Range<usize>)> {
     let open = rhs.iter().position(|t| op(src, t, "("))?;
     let callee: String = rhs[..open].iter().map(|t| text(src, t)).collect();
-    if !matches!(
-        callee.as_str(),
-        "os.environ.get" | "os.getenv" | "environ.get" | "env" | "env.str" | "getenv"
-    ) {
+    if !LOOKUPS.contains(&callee.as_str()) {
         return None;
     }
     if !op(src, rhs.last()?, ")") {
@@ -327,6 +338,7 @@ fn call_default(src: &str, rhs: &[Token]) -> Option<(String, super::python::StrE
     if !args.get(1).is_some_and(|t| op(src, t, ",")) {
         return None;
     }
+    let comma = args[1].span.start;
     let mut rest = &args[2..];
     if rest.len() >= 2
         && rest[0].tok == Tok::Name
@@ -340,7 +352,42 @@ fn call_default(src: &str, rhs: &[Token]) -> Option<(String, super::python::StrE
         return None; // more arguments after the default
     }
     let e = str_expr(src, &rest[..end])?;
-    Some((var, e))
+    let drop = comma..rest[end - 1].span.end;
+    Some((var, e, drop))
+}
+
+/// `NAME = <lookup>('VAR', ...)` and `NAME = os.environ['VAR']` at any level: (NAME, VAR).
+pub fn setting_vars(src: &str, stmts: &[Statement]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for st in stmts {
+        let t = &st.tokens;
+        if t.len() < 5 || t[0].tok != Tok::Name || !op(src, &t[1], "=") {
+            continue;
+        }
+        let name = text(src, &t[0]);
+        if !is_setting_name(name) {
+            continue;
+        }
+        let rhs = &t[2..];
+        let Some(open) = rhs.iter().position(|x| op(src, x, "(") || op(src, x, "[")) else {
+            continue;
+        };
+        let callee: String = rhs[..open].iter().map(|x| text(src, x)).collect();
+        let is_lookup = if op(src, &rhs[open], "[") {
+            callee == "os.environ" || callee == "environ"
+        } else {
+            LOOKUPS.contains(&callee.as_str())
+        };
+        if !is_lookup {
+            continue;
+        }
+        if let Some(Tok::Str { value: Some(v), .. }) = rhs.get(open + 1).map(|x| &x.tok) {
+            if crate::remediation::is_env_var_name(v) {
+                out.push((name.to_owned(), v.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// Line of a `SECRET_KEY_FALLBACKS = [...]` holding string literals, if any.
@@ -378,6 +425,13 @@ pub struct EnvSetup {
     /// `env` comes from elsewhere (`from .base import env`, or a star import in a module that
     /// uses `env(...)`): the project loads the environment its own way, so no setup is added.
     pub env_imported: bool,
+    /// `from decouple import config` (or `import decouple`).
+    pub imports_decouple: bool,
+    /// `from dotenv import ...` or `import dotenv`.
+    pub imports_dotenv: bool,
+    /// Modules star-imported at top level (`from .base import *` gives `.base`), with the
+    /// statement index.
+    pub star_imports: Vec<(String, usize)>,
 }
 
 /// Inspects the statements of a settings module.
@@ -431,6 +485,24 @@ pub fn env_setup(src: &str, stmts: &[Statement]) -> EnvSetup {
                     s.env_imported = true;
                 }
                 star_import |= names == "*";
+                let module = code
+                    .strip_prefix("from ")
+                    .unwrap_or_default()
+                    .split(" import ")
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
+                if names == "*" {
+                    s.star_imports.push((module.clone(), i));
+                }
+                if module == "decouple" && names.split(',').any(|n| n.trim() == "config") {
+                    s.imports_decouple = true;
+                }
+                s.imports_dotenv |= module == "dotenv";
+            } else {
+                s.imports_decouple |= code == "import decouple";
+                s.imports_dotenv |= code == "import dotenv";
             }
             s.imports_os |= import_os.is_match(&code);
             s.imports_environ |= import_environ.is_match(&code);

@@ -38,8 +38,9 @@ pub enum GitItem<'a> {
     /// same path), not itself introduced in scope. Scan it but do not report it: a secret it
     /// already holds is not new in the scope (see `Provenance::bases`).
     Base(Blob<'a>),
-    /// A blob whose first bytes contain a NUL: not scanned.
-    Binary { id: BlobId },
+    /// A blob whose first bytes contain a NUL (compiled Python, SQLite, an image): the consumer
+    /// decides whether to scan it.
+    Binary(Blob<'a>),
     /// A blob over the size limit: not scanned.
     TooLarge { id: BlobId, size: u64 },
     /// An object or pack that could not be read; the sweep goes on. `id` is the object if known.
@@ -239,7 +240,7 @@ impl GitSource {
                     size: bytes.len() as u64,
                 })
             } else if is_binary(bytes) {
-                visit(GitItem::Binary { id })
+                visit(GitItem::Binary(Blob { id, bytes }))
             } else {
                 visit(GitItem::Blob(Blob { id, bytes }))
             }
