@@ -6,6 +6,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::blob::BlobId;
+use crate::context::{self, Context};
 use crate::matcher::Match;
 use crate::remediation::RemediationPlan;
 use crate::rules::{Confidence, RuleId, RuleSet, Severity};
@@ -118,16 +119,24 @@ pub struct Finding {
     /// history, verify), shared by every finding of the same secret.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remediation_steps: Option<RemediationPlan>,
+    /// `test`, `docs` or `example` when the path or the value says the finding is not production
+    /// code or configuration (see `context`); such a finding is at most `low` severity.
+    pub context: Option<Context>,
 }
 
 impl Finding {
     /// Builds the finding for `m` (found in blob `blob`) seen at `origin`.
     pub fn new(rules: &RuleSet, blob: BlobId, m: &BlobMatch, origin: Origin) -> Finding {
         let rule = rules.rule(m.rule);
+        let context = context::classify(origin.path.as_deref(), &m.secret, &m.matched);
+        let severity = match context {
+            Some(_) => m.severity.min(Severity::Low),
+            None => m.severity,
+        };
         Finding {
             rule_id: rule.id.clone(),
             rule_name: rule.name.clone(),
-            severity: m.severity,
+            severity,
             confidence: rule.confidence,
             fingerprint: fingerprint(&rule.id, &m.secret),
             secret: m.secret.clone(),
@@ -145,6 +154,7 @@ impl Finding {
             note: origin.note,
             at_head: None,
             remediation_steps: None,
+            context,
         }
     }
 

@@ -719,6 +719,7 @@ references: [https://docs.djangoproject.com/en/stable/topics/signing/]
             note: None,
             at_head: None,
             remediation_steps: None,
+            context: None,
         }
     }
 

@@ -97,7 +97,8 @@ fn line_has_inline_allow(bytes: &[u8], pos: usize) -> bool {
 /// The result of a scan.
 #[derive(Debug)]
 pub struct ScanOutcome {
-    /// Findings after allow lists and baseline, sorted by path, commit, line, column, rule.
+    /// Findings after allow lists and baseline: those without a context first, then by path,
+    /// commit, line, column, rule.
     pub findings: Vec<Finding>,
 }
 
@@ -117,9 +118,24 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
         }
     })?;
     findings.retain(|f| is_reported(config, f));
+    // Findings with a context (test, docs, example) come after the real ones.
     findings.sort_by(|a, b| {
-        (&a.path, &a.commit, a.line, a.column, &a.rule_id)
-            .cmp(&(&b.path, &b.commit, b.line, b.column, &b.rule_id))
+        (
+            a.context.is_some(),
+            &a.path,
+            &a.commit,
+            a.line,
+            a.column,
+            &a.rule_id,
+        )
+            .cmp(&(
+                b.context.is_some(),
+                &b.path,
+                &b.commit,
+                b.line,
+                b.column,
+                &b.rule_id,
+            ))
     });
     attach_remediation(config, &mut findings);
     if config.redact {

@@ -243,7 +243,9 @@ fn accept(
     } else {
         raw.into_owned()
     };
-    if secret.is_empty() || c.allow.iter().any(|re| re.is_match(secret.as_bytes())) {
+    let checked = filters::checked_form(&secret, rule.percent_decode);
+    let checked = checked.as_ref();
+    if secret.is_empty() || c.allow.iter().any(|re| re.is_match(checked.as_bytes())) {
         return None;
     }
     if c.allow_match
@@ -252,22 +254,22 @@ fn accept(
     {
         return None;
     }
-    if filters::is_template(&secret) || (rule.placeholders && filters::is_placeholder(&secret)) {
+    if filters::is_template(checked) || (rule.placeholders && filters::is_placeholder(checked)) {
         return None;
     }
     if rule
         .min_distinct
-        .is_some_and(|n| filters::distinct_chars(&secret) < n)
+        .is_some_and(|n| filters::distinct_chars(checked) < n)
     {
         return None;
     }
     if rule
         .entropy
-        .is_some_and(|t| !filters::meets_entropy(&secret, &t))
+        .is_some_and(|t| !filters::meets_entropy(checked, &t))
     {
         return None;
     }
-    let severity = if c.downgrade.iter().any(|re| re.is_match(secret.as_bytes())) {
+    let severity = if c.downgrade.iter().any(|re| re.is_match(checked.as_bytes())) {
         Severity::Low
     } else {
         rule.severity

@@ -32,8 +32,14 @@ impl Reporter for HumanReporter {
             }
             g.push(f);
         }
-        // Most severe first; otherwise in the findings' order (by path).
-        order.sort_by_key(|k| std::cmp::Reverse(groups[k].iter().map(|f| f.severity).max()));
+        // Most severe first, those with a context (test, docs, example) after the others;
+        // otherwise in the findings' order (by path).
+        order.sort_by_key(|k| {
+            (
+                std::cmp::Reverse(groups[k].iter().map(|f| f.severity).max()),
+                groups[k].iter().all(|f| f.context.is_some()),
+            )
+        });
         for (n, key) in order.iter().enumerate() {
             let group = &groups[key];
             let lead = group[0];
@@ -42,9 +48,13 @@ impl Reporter for HumanReporter {
             } else {
                 mask(&lead.secret)
             };
+            let label = lead
+                .context
+                .map(|c| format!(" [{}]", c.as_str()))
+                .unwrap_or_default();
             writeln!(
                 out,
-                "[{}] {}: {} ({})",
+                "[{}] {}{label}: {} ({})",
                 n + 1,
                 lead.severity.as_str().to_uppercase(),
                 lead.rule_name,

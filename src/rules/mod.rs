@@ -160,6 +160,8 @@ pub struct Rule {
     pub entropy: Option<EntropyThresholds>,
     pub min_distinct: Option<usize>,
     pub placeholders: bool,
+    /// Filters see the percent-decoded secret (`percent_decode: true`).
+    pub percent_decode: bool,
     pub allow_sources: Vec<String>,
     pub allow_match_sources: Vec<String>,
     pub downgrade_sources: Vec<String>,
@@ -318,6 +320,7 @@ impl Rule {
             entropy: syn.entropy.map(EntropyThresholds::from),
             min_distinct: syn.min_distinct,
             placeholders: syn.placeholders,
+            percent_decode: syn.percent_decode,
             allow_sources: syn.allow,
             allow_match_sources: syn.allow_match,
             downgrade_sources: syn.downgrade,
