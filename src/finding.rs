@@ -30,6 +30,8 @@ pub struct BlobMatch {
     pub column: usize,
     /// Byte offset of the match within the blob.
     pub offset: usize,
+    /// The identifier half of a paired credential, if the rule found one.
+    pub paired_id: Option<String>,
 }
 
 impl BlobMatch {
@@ -65,6 +67,7 @@ impl BlobMatch {
             line,
             column,
             offset: m.span.start,
+            paired_id: m.paired_id.clone(),
         }
     }
 }
@@ -122,6 +125,9 @@ pub struct Finding {
     /// `test`, `docs` or `example` when the path or the value says the finding is not production
     /// code or configuration (see `context`); such a finding is at most `low` severity.
     pub context: Option<Context>,
+    /// For a paired credential (an AWS access key id and its secret, a Twilio API key SID and its
+    /// secret), the identifier found with the secret; `secret` is the secret half.
+    pub paired_id: Option<String>,
 }
 
 impl Finding {
@@ -155,6 +161,7 @@ impl Finding {
             at_head: None,
             remediation_steps: None,
             context,
+            paired_id: m.paired_id.clone(),
         }
     }
 

@@ -720,6 +720,7 @@ references: [https://docs.djangoproject.com/en/stable/topics/signing/]
             at_head: None,
             remediation_steps: None,
             context: None,
+            paired_id: None,
         }
     }
 

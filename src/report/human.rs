@@ -61,6 +61,9 @@ impl Reporter for HumanReporter {
                 lead.rule_id
             )?;
             writeln!(out, "    secret: {secret}")?;
+            if let Some(id) = &lead.paired_id {
+                writeln!(out, "    paired with: {id}")?;
+            }
             let shown = group.len().min(MAX_LOCATIONS);
             for f in &group[..shown] {
                 let path = match &f.path {

@@ -186,6 +186,9 @@ pub struct Compiled {
     pub pattern: BytesRegex,
     /// Index of the `secret` capture group in `pattern`.
     pub secret_group: usize,
+    /// Index of the optional `id` capture group: the identifier half of a paired credential
+    /// (an AWS access key id next to its secret), reported as the finding's `paired_id`.
+    pub id_group: Option<usize>,
     pub allow: Vec<BytesRegex>,
     pub allow_match: Vec<BytesRegex>,
     pub downgrade: Vec<BytesRegex>,
@@ -218,6 +221,9 @@ impl Compiled {
             }
             idx
         });
+        let id_group = pattern
+            .as_ref()
+            .and_then(|re| re.capture_names().position(|n| n == Some("id")));
         // Filters see the secret as text, so they keep Unicode classes (`\p{L}`).
         let mut compile_list = |field: &str, list: &[String]| -> Vec<BytesRegex> {
             list.iter()
@@ -237,6 +243,7 @@ impl Compiled {
             (Some(pattern), Some(secret_group), true) => Ok(Compiled {
                 pattern,
                 secret_group,
+                id_group,
                 allow,
                 allow_match,
                 downgrade,
