@@ -105,6 +105,9 @@ pub struct ScanOutcome {
 /// Runs the scan described by `config`, reporting problems to `diags`.
 pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
     let started = Instant::now();
+    for w in &config.warnings {
+        diags.warn(w);
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads)
         .build()
@@ -311,7 +314,11 @@ pub fn scan_root(config: &ScanConfig) -> String {
 }
 
 fn is_reported(config: &ScanConfig, f: &Finding) -> bool {
-    !config.baseline.contains(&f.fingerprint)
+    config
+        .rule_paths
+        .iter()
+        .all(|rp| rp.keeps(&f.rule_id, f.path.as_deref()))
+        && !config.baseline.contains(&f.fingerprint)
         && !config.allow_secrets.iter().any(|re| re.is_match(&f.secret))
         && !f
             .path

@@ -3,6 +3,7 @@
 //! validates them against their own examples (`check`). Matching itself is `matcher`'s job.
 
 pub mod check;
+pub mod gitleaks;
 pub mod syntax;
 
 use std::collections::BTreeMap;
