@@ -3,8 +3,10 @@
 
 mod action;
 mod cli;
+mod context;
 mod django_corpus;
 mod fix;
+mod gitleaks_config;
 mod history;
 mod merge;
 mod precision;
