@@ -10,6 +10,7 @@
 # env:  KEYSWEEP  binary (default: target/release/keysweep, built here)
 #       CORPORA   where the clones are (default: $HOME/corpora)
 #       PEERS     where ../shared/bench/install-peers.sh put gitleaks (default: $HOME/peers)
+#       WORK      keep the raw reports in this directory (default: a temporary one, removed)
 #
 # The corpora are full-history clones made with `git clone --no-local`: apprent1c3/django (Django's
 # complete history), pallets/flask, psf/requests and git/git, each in $CORPORA/NAME.
@@ -22,20 +23,29 @@ if [ -z "${KEYSWEEP:-}" ]; then
   cargo build --release --quiet
   KEYSWEEP=$PWD/target/release/keysweep
 fi
-peer_script=$(cd .. && pwd)/shared/bench/run-peer.sh
+# ../shared/bench from the main checkout, ../../shared/bench from a worktree under wt/.
+peer_script=${PEER_SCRIPT:-}
+for d in .. ../..; do
+  [ -n "$peer_script" ] || { [ -f "$d/shared/bench/run-peer.sh" ] && peer_script=$(cd "$d" && pwd)/shared/bench/run-peer.sh; }
+done
+[ -n "$peer_script" ] || { echo "shared/bench/run-peer.sh not found (set PEER_SCRIPT)" >&2; exit 2; }
 export PEERS=${PEERS:-$HOME/peers}
 [ -x "$PEERS/bin/gitleaks" ] || { echo "gitleaks not in $PEERS/bin: run ../shared/bench/install-peers.sh" >&2; exit 2; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+if [ -n "${WORK:-}" ]; then
+  work=$WORK; mkdir -p "$work"
+else
+  work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+fi
 
 for name in "${names[@]}"; do
   repo=$corpora/$name
   git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 || { echo "$repo: not a git repository" >&2; exit 2; }
   # keysweep: the whole history and the working tree, as a user runs it.
   "$KEYSWEEP" scan "$repo" --format json --quiet -o "$work/$name.keysweep.json" || [ $? -eq 1 ]
-  # gitleaks: run-peer.sh prints "tool corpus mode run rc wall user sys maxrss findings distinct".
+  # gitleaks: run-peer.sh prints "tool corpus mode run rc wall user sys maxrss" and then
+  # "findings distinct" in one tab-separated field.
   CORPORA=$corpora OUT=$work/peers bash "$peer_script" gitleaks "$name" hist 1 \
-    | tail -1 | awk -F'\t' '{print $5, $11}' > "$work/$name.gitleaks"
+    | tail -1 | awk -F'\t' '{split($10, n, " "); print $5, n[2]}' > "$work/$name.gitleaks"
 done
 
 python3 - "$work" "${names[@]}" <<'PY'

@@ -49,7 +49,7 @@ static FILE_NAME: LazyLock<[(Context, Regex); 3]> = LazyLock::new(|| {
         (
             Context::Test,
             re(
-                r"(?i)^(?:test_.*\.py|.*_tests?\.(?:py|go|rb|rs|exs?|php)|.*[._-](?:test|spec)s?\.[a-z]+|conftest\.py|.*Tests?\.(?:java|kt|cs|swift|scala|php)|t[0-9]{4}-.*\.sh)$",
+                r"(?i)^(?:test_.*\.py|tests?\.py|.*_tests?\.(?:py|go|rb|rs|exs?|php)|.*[._-](?:test|spec)s?\.[a-z]+|conftest\.py|.*Tests?\.(?:java|kt|cs|swift|scala|php)|t[0-9]{4}-.*\.sh)$",
             ),
         ),
         (
@@ -209,6 +209,7 @@ mod tests {
         for (path, want) in [
             ("tests/test_views.py", Some(Context::Test)),
             ("app/test_views.py", Some(Context::Test)),
+            ("django/contrib/csrf/tests.py", Some(Context::Test)),
             ("pkg/handler_test.go", Some(Context::Test)),
             ("src/components/Button.spec.tsx", Some(Context::Test)),
             ("t/t5551-http-fetch-smart.sh", Some(Context::Test)),

@@ -42,6 +42,14 @@ fn scan_stdin(text: &str) -> Vec<Value> {
     }
 }
 
+/// One string field of every finding, in order.
+fn field<'a>(findings: &'a [Value], key: &str) -> Vec<&'a str> {
+    findings
+        .iter()
+        .map(|f| f[key].as_str().unwrap_or_default())
+        .collect()
+}
+
 fn by_path<'a>(findings: &'a [Value], path: &str) -> &'a Value {
     findings
         .iter()
@@ -159,10 +167,7 @@ fn percent_encoded_url_passwords_are_decoded_for_the_checks_only() {
          C=mysql2://app:%24%7BDB_PASS%7D@db.acme.io/app\n\
          D=timescale://tsdb:Lk3wQ8zRm5Vt@ts.acme.io:5432/metrics\n",
     );
-    let secrets: Vec<&str> = findings
-        .iter()
-        .map(|f| f["secret"].as_str().unwrap_or_default())
-        .collect();
+    let secrets = field(&findings, "secret");
     // Reported as written (what a purge must replace); "password" and "${DB_PASS}" are not.
     assert_eq!(
         secrets,
@@ -219,10 +224,7 @@ fn name_value_pairs_over_two_lines_are_found() {
          buildConfigField \"String\", \"MAPS_API_KEY\", \"\\\"u1vnDFUwG98HKxJyMFVjN1a13kZvKPOr\\\"\"\n\
          - name: CACHE_KEY\n  value: zu1ED32tTTbhUskzl14pnnX5J2NOJrOE\n"
     ));
-    let secrets: Vec<&str> = findings
-        .iter()
-        .map(|f| f["secret"].as_str().unwrap_or_default())
-        .collect();
+    let secrets = field(&findings, "secret");
     assert_eq!(
         secrets,
         [
@@ -240,10 +242,7 @@ fn paystack_keys_are_not_stripe_keys() {
         "PAYSTACK_SECRET_KEY=sk_live_d109c913f1a63205cb3f46ee7045259c1a7e5a1b\n\
          STRIPE_SECRET_KEY=sk_live_j1RhVuX7T4pmsT2lbxgLQukN\n",
     );
-    let rules: Vec<&str> = findings
-        .iter()
-        .map(|f| f["rule_id"].as_str().unwrap_or_default())
-        .collect();
+    let rules = field(&findings, "rule_id");
     assert_eq!(
         rules,
         ["paystack.secret-key.live", "stripe.secret-key.live"],

@@ -46,6 +46,22 @@ fn write(root: &Path, rel: &str, text: &str) {
     fs::write(p, text).expect("write");
 }
 
+/// `keysweep scan tree --config gitleaks.toml --format json` plus `extra`, expecting findings.
+fn scan_with_config(dir: &Path, extra: &[&str]) -> crate::util::cmd::Run {
+    Keysweep::new(dir)
+        .args([
+            "scan",
+            "tree",
+            "--config",
+            "gitleaks.toml",
+            "--format",
+            "json",
+        ])
+        .args(extra)
+        .run()
+        .expect_code(1)
+}
+
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "gitleaks.toml", CONFIG);
@@ -71,17 +87,7 @@ fn setup() -> tempfile::TempDir {
 #[test]
 fn gitleaks_rules_and_allow_lists_are_translated() {
     let dir = setup();
-    let run = Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--config",
-            "gitleaks.toml",
-            "--no-default-rules",
-        ])
-        .args(["--format", "json"])
-        .run()
-        .expect_code(1);
+    let run = scan_with_config(dir.path(), &["--no-default-rules"]);
     let mut got: Vec<(String, String, String)> = run
         .json()
         .iter()
@@ -136,17 +142,7 @@ fn gitleaks_rules_run_beside_the_builtin_rules() {
         "tree/more.py",
         "GITHUB_TOKEN = \"ghp_Z8y7X6w5V4u3T2s1R0q9P8o7N6m5L4k3J2i1\"\n",
     );
-    let run = Keysweep::new(dir.path())
-        .args([
-            "scan",
-            "tree",
-            "--config",
-            "gitleaks.toml",
-            "--format",
-            "json",
-        ])
-        .run()
-        .expect_code(1);
+    let run = scan_with_config(dir.path(), &[]);
     let rules: Vec<String> = run
         .json()
         .iter()
