@@ -479,6 +479,8 @@ impl ScanArgs {
             baseline,
             allow_paths: allow.paths,
             allow_secrets: allow.secrets,
+            rule_paths: allow.rule_paths,
+            warnings: allow.warnings,
             rules,
             color: self.color.into(),
             verbose: self.verbose,

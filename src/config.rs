@@ -9,7 +9,7 @@ use regex::Regex;
 
 use crate::error::{Error, Result};
 use crate::report::Format;
-use crate::rules::{embedded_rule_files, syntax, RuleSet, RuleSetBuilder};
+use crate::rules::{embedded_rule_files, gitleaks, syntax, RuleId, RuleSet, RuleSetBuilder};
 
 /// The name of the per-repository configuration file looked up at the scan root.
 pub const CONFIG_FILE_NAME: &str = ".keysweep.yaml";
@@ -91,6 +91,10 @@ pub struct ScanConfig {
     pub allow_paths: Vec<Regex>,
     /// Findings whose secret matches any of these are not reported.
     pub allow_secrets: Vec<Regex>,
+    /// Per-rule path conditions (from a gitleaks configuration's `path` and rule allow lists).
+    pub rule_paths: Vec<RulePathFilter>,
+    /// Problems with the configuration that did not stop it from loading (printed by the scan).
+    pub warnings: Vec<String>,
     pub rules: RuleSet,
     /// Colour in the human report.
     pub color: crate::report::ColorChoice,
@@ -98,6 +102,29 @@ pub struct ScanConfig {
     pub verbose: bool,
     /// `--explain RULE_ID`: show only that rule's secrets and steps.
     pub explain: Option<String>,
+}
+
+/// Where one rule may report: only in paths matching `only` (if set), never in paths matching
+/// one of `allow`.
+#[derive(Debug, Clone)]
+pub struct RulePathFilter {
+    pub rule: RuleId,
+    pub only: Option<Regex>,
+    pub allow: Vec<Regex>,
+}
+
+impl RulePathFilter {
+    /// Whether a finding of `rule` at `path` is kept by this filter.
+    pub fn keeps(&self, rule: &RuleId, path: Option<&str>) -> bool {
+        if *rule != self.rule {
+            return true;
+        }
+        let Some(path) = path else {
+            return self.only.is_none();
+        };
+        self.only.as_ref().is_none_or(|re| re.is_match(path))
+            && !self.allow.iter().any(|re| re.is_match(path))
+    }
 }
 
 /// Default `--max-file-size`: large enough for multi-megabyte fixtures and minified bundles.
@@ -144,6 +171,11 @@ pub struct RuleOptions {
 pub struct Allowlists {
     pub paths: Vec<Regex>,
     pub secrets: Vec<Regex>,
+    /// Per-rule path conditions (gitleaks configurations).
+    pub rule_paths: Vec<RulePathFilter>,
+    /// What the configuration asked for that keysweep could not do (gitleaks keys it does not
+    /// translate), one sentence each.
+    pub warnings: Vec<String>,
 }
 
 /// Loads the rule set (built-in, `--rules` files, the config file's rules), applies `disable`, and
@@ -169,12 +201,6 @@ pub fn load_rules(opts: &RuleOptions, root: Option<&Path>) -> Result<(RuleSet, A
             path: path.clone(),
             source,
         })?;
-        let cfg = syntax::parse_config(&text).map_err(|source| Error::RuleFile {
-            path: path.clone(),
-            source,
-        })?;
-        builder.add_rules(&path, cfg.rules, cfg.remediations);
-        disable.extend(cfg.disable_rules);
         let compile = |list: Vec<String>, what: &str| -> Result<Vec<Regex>> {
             list.into_iter()
                 .map(|p| {
@@ -184,8 +210,44 @@ pub fn load_rules(opts: &RuleOptions, root: Option<&Path>) -> Result<(RuleSet, A
                 })
                 .collect()
         };
-        allow.paths = compile(cfg.allowlist.paths, "allowlist.paths")?;
-        allow.secrets = compile(cfg.allowlist.secrets, "allowlist.secrets")?;
+        if gitleaks::is_gitleaks_config(&path) {
+            let import = gitleaks::translate(&text).map_err(|e| {
+                Error::Config(format!(
+                    "{}: not a gitleaks configuration: {e}",
+                    path.display()
+                ))
+            })?;
+            builder.add_rules(&path, import.rules, import.remediations);
+            allow.paths = compile(import.allow_paths, "allowlist paths")?;
+            allow.secrets = compile(import.allow_secrets, "allowlist regexes")?;
+            for rp in import.rule_paths {
+                let only = rp
+                    .only
+                    .map(|p| compile(vec![p], &format!("rule {} path", rp.rule)))
+                    .transpose()?
+                    .and_then(|mut v| v.pop());
+                let allow_paths = compile(rp.allow, &format!("rule {} allowlist paths", rp.rule))?;
+                allow.rule_paths.push(RulePathFilter {
+                    rule: RuleId::from(rp.rule.as_str()),
+                    only,
+                    allow: allow_paths,
+                });
+            }
+            allow.warnings = import
+                .warnings
+                .into_iter()
+                .map(|w| format!("{}: {w}", path.display()))
+                .collect();
+        } else {
+            let cfg = syntax::parse_config(&text).map_err(|source| Error::RuleFile {
+                path: path.clone(),
+                source,
+            })?;
+            builder.add_rules(&path, cfg.rules, cfg.remediations);
+            disable.extend(cfg.disable_rules);
+            allow.paths = compile(cfg.allowlist.paths, "allowlist.paths")?;
+            allow.secrets = compile(cfg.allowlist.secrets, "allowlist.secrets")?;
+        }
     }
     let set = builder.build()?;
     if let Some(unknown) = disable

@@ -6,6 +6,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::blob::BlobId;
+use crate::context::{self, Context};
 use crate::matcher::Match;
 use crate::rules::{Confidence, RuleId, RuleSet, Severity};
 
@@ -28,6 +29,8 @@ pub struct BlobMatch {
     pub column: usize,
     /// Byte offset of the match within the blob.
     pub offset: usize,
+    /// The identifier half of a paired credential, if the rule found one.
+    pub paired_id: Option<String>,
 }
 
 impl BlobMatch {
@@ -63,6 +66,7 @@ impl BlobMatch {
             line,
             column,
             offset: m.span.start,
+            paired_id: m.paired_id.clone(),
         }
     }
 }
@@ -131,6 +135,12 @@ pub struct Finding {
     /// there as raw bytes. Present (`true`) only then.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub binary: bool,
+    /// `test`, `docs` or `example` when the path or the value says the finding is not production
+    /// code or configuration (see `context`); such a finding is at most `low` severity.
+    pub context: Option<Context>,
+    /// For a paired credential (an AWS access key id and its secret, a Twilio API key SID and its
+    /// secret), the identifier found with the secret; `secret` is the secret half.
+    pub paired_id: Option<String>,
 }
 
 impl Finding {
@@ -138,10 +148,15 @@ impl Finding {
     pub fn new(rules: &RuleSet, blob: BlobId, m: &BlobMatch, origin: Origin) -> Finding {
         let rule = rules.rule(m.rule);
         let fingerprint = fingerprint(&rule.id, &m.secret);
+        let context = context::classify(origin.path.as_deref(), &m.secret, &m.matched);
+        let severity = match context {
+            Some(_) => m.severity.min(Severity::Low),
+            None => m.severity,
+        };
         Finding {
             rule_id: rule.id.clone(),
             rule_name: rule.name.clone(),
-            severity: m.severity,
+            severity,
             confidence: rule.confidence,
             secret_group: fingerprint.clone(),
             fingerprint,
@@ -162,6 +177,8 @@ impl Finding {
             at_head: None,
             tracked: None,
             binary: false,
+            context,
+            paired_id: m.paired_id.clone(),
         }
     }
 

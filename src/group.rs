@@ -202,7 +202,14 @@ pub fn group_by_secret<'f>(
             }
         })
         .collect();
-    groups.sort_by_key(|g| (std::cmp::Reverse(g.lead.severity), g.at_head != Some(true)));
+    // Real findings first; those with a context (test, docs, example) after all of them.
+    groups.sort_by_key(|g| {
+        (
+            g.places().all(|f| f.context.is_some()),
+            std::cmp::Reverse(g.lead.severity),
+            g.at_head != Some(true),
+        )
+    });
     groups
 }
 
@@ -278,6 +285,8 @@ mod tests {
             secret_group: secret.into(),
             tracked: None,
             binary: false,
+            context: None,
+            paired_id: None,
         }
     }
 

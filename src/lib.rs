@@ -11,6 +11,7 @@ pub mod blob;
 pub mod ci;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod error;
 pub mod finding;
 pub mod fix;

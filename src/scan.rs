@@ -101,7 +101,8 @@ fn line_has_inline_allow(bytes: &[u8], pos: usize) -> bool {
 /// The result of a scan.
 #[derive(Debug)]
 pub struct ScanOutcome {
-    /// Findings after allow lists and baseline, sorted by path, commit, line, column, rule.
+    /// Findings after allow lists and baseline: those without a context first, then by path,
+    /// commit, line, column, rule.
     pub findings: Vec<Finding>,
     /// What the files on disk hold now (every working-tree finding, also those whose content is
     /// already reported from history), with current paths and lines; `None` when no working tree
@@ -114,6 +115,9 @@ pub struct ScanOutcome {
 /// Runs the scan described by `config`, reporting problems to `diags`.
 pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
     let started = Instant::now();
+    for w in &config.warnings {
+        diags.warn(w);
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads)
         .build()
@@ -128,9 +132,24 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
             }
         })?;
     findings.retain(|f| is_reported(config, f));
+    // Findings with a context (test, docs, example) come after the real ones.
     findings.sort_by(|a, b| {
-        (&a.path, &a.commit, a.line, a.column, &a.rule_id)
-            .cmp(&(&b.path, &b.commit, b.line, b.column, &b.rule_id))
+        (
+            a.context.is_some(),
+            &a.path,
+            &a.commit,
+            a.line,
+            a.column,
+            &a.rule_id,
+        )
+            .cmp(&(
+                b.context.is_some(),
+                &b.path,
+                &b.commit,
+                b.line,
+                b.column,
+                &b.rule_id,
+            ))
     });
     if let Some(present) = &mut present {
         present.retain(|f| is_reported(config, f));
@@ -389,7 +408,11 @@ pub fn scan_root(config: &ScanConfig) -> String {
 }
 
 fn is_reported(config: &ScanConfig, f: &Finding) -> bool {
-    !config.baseline.contains(&f.fingerprint)
+    config
+        .rule_paths
+        .iter()
+        .all(|rp| rp.keeps(&f.rule_id, f.path.as_deref()))
+        && !config.baseline.contains(&f.fingerprint)
         && !config.allow_secrets.iter().any(|re| re.is_match(&f.secret))
         && !f
             .path

@@ -3,9 +3,11 @@
 
 mod action;
 mod cli;
+mod context;
 mod django_corpus;
 mod fix;
 mod fix_projects;
+mod gitleaks_config;
 mod history;
 mod merge;
 mod precision;

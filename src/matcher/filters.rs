@@ -1,11 +1,26 @@
 //! Checks applied to a candidate secret after its rule's regex matched: entropy, distinct
 //! characters, placeholders, and the joining of concatenated string literals.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
 use crate::rules::EntropyThresholds;
+
+/// The form of a secret that a rule's filters check: percent-decoded for `percent_decode` rules
+/// (a URL password `p%40ss` is checked as `p@ss`; invalid escapes and non-UTF-8 results are kept
+/// as written), the secret itself otherwise.
+pub fn checked_form(secret: &str, percent_decode: bool) -> Cow<'_, str> {
+    if percent_decode && secret.contains('%') {
+        match percent_encoding::percent_decode_str(secret).decode_utf8() {
+            Ok(decoded) => Cow::Owned(decoded.into_owned()),
+            Err(_) => Cow::Borrowed(secret),
+        }
+    } else {
+        Cow::Borrowed(secret)
+    }
+}
 
 /// Shannon entropy of `s` in bits per character.
 pub fn shannon_entropy(s: &str) -> f64 {
@@ -201,6 +216,16 @@ mod tests {
         assert_eq!(join_literals("(\n    \"ab\"\n    \"c'd\"\n)"), "abc'd");
         assert_eq!(join_literals("r'x1' + 'y2'"), "x1y2");
         assert_eq!(join_literals("plain"), "plain");
+    }
+
+    #[test]
+    fn percent_decoding_is_for_opted_in_rules_only() {
+        assert_eq!(checked_form("h7%23Qp9%40vLx2", true), "h7#Qp9@vLx2");
+        assert_eq!(checked_form("pass%77ord", true), "password");
+        assert_eq!(checked_form("pass%77ord", false), "pass%77ord");
+        assert_eq!(checked_form("100%", true), "100%");
+        assert_eq!(checked_form("%ff%fe", true), "%ff%fe");
+        assert!(is_placeholder(&checked_form("%24%7BDB_PASS%7D", true)));
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Match {
     pub secret: String,
     /// The rule's severity, or `low` when a `downgrade` pattern matched the secret.
     pub severity: Severity,
+    /// The identifier half of a paired credential (the rule's `id` group), if the rule has one.
+    pub paired_id: Option<String>,
 }
 
 /// A confirmed match relative to the window it was found in: what the window memo keeps.
@@ -45,6 +47,7 @@ struct WindowMatch {
     secret_span: Range<usize>,
     secret: String,
     severity: Severity,
+    paired_id: Option<String>,
 }
 
 /// Matches blobs against a [`RuleSet`]. Shared by all threads of a scan.
@@ -158,6 +161,7 @@ impl<'r> Matcher<'r> {
                 secret_span: window.start + m.secret_span.start..window.start + m.secret_span.end,
                 secret: m.secret.clone(),
                 severity: m.severity,
+                paired_id: m.paired_id.clone(),
             }));
         }
     }
@@ -172,6 +176,7 @@ impl<'r> Matcher<'r> {
             secret_span: m.secret_span,
             secret: m.secret,
             severity: m.severity,
+            paired_id: m.paired_id,
         }));
     }
 }
@@ -195,11 +200,16 @@ fn confirm_window(
         }
         let secret_span = secret.range();
         if let Some((secret, severity)) = accept(rule, text, span.clone(), secret_span.clone()) {
+            let paired_id = compiled
+                .id_group
+                .and_then(|g| caps.get(g))
+                .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned());
             out.push(WindowMatch {
                 span,
                 secret_span,
                 secret,
                 severity,
+                paired_id,
             });
         }
     }
@@ -243,7 +253,9 @@ fn accept(
     } else {
         raw.into_owned()
     };
-    if secret.is_empty() || c.allow.iter().any(|re| re.is_match(secret.as_bytes())) {
+    let checked = filters::checked_form(&secret, rule.percent_decode);
+    let checked = checked.as_ref();
+    if secret.is_empty() || c.allow.iter().any(|re| re.is_match(checked.as_bytes())) {
         return None;
     }
     if c.allow_match
@@ -252,22 +264,22 @@ fn accept(
     {
         return None;
     }
-    if filters::is_template(&secret) || (rule.placeholders && filters::is_placeholder(&secret)) {
+    if filters::is_template(checked) || (rule.placeholders && filters::is_placeholder(checked)) {
         return None;
     }
     if rule
         .min_distinct
-        .is_some_and(|n| filters::distinct_chars(&secret) < n)
+        .is_some_and(|n| filters::distinct_chars(checked) < n)
     {
         return None;
     }
     if rule
         .entropy
-        .is_some_and(|t| !filters::meets_entropy(&secret, &t))
+        .is_some_and(|t| !filters::meets_entropy(checked, &t))
     {
         return None;
     }
-    let severity = if c.downgrade.iter().any(|re| re.is_match(secret.as_bytes())) {
+    let severity = if c.downgrade.iter().any(|re| re.is_match(checked.as_bytes())) {
         Severity::Low
     } else {
         rule.severity
@@ -277,8 +289,10 @@ fn accept(
 
 /// Keeps one match per secret: where secret spans overlap, the more specific rule wins: non-generic
 /// over generic, then a rule whose keyword is part of the secret itself (a provider prefix such as
-/// `SG.` says more than a setting name such as `EMAIL_HOST_PASSWORD`), then higher confidence, then
-/// the longer secret, then the earlier rule.
+/// `SG.` says more than a setting name such as `EMAIL_HOST_PASSWORD`), then a match that also found
+/// the secret's identifier (a paired credential), then higher confidence, then
+/// the longer secret, then the earlier rule. A match of a paired credential's identifier inside
+/// the paired match is dropped.
 fn resolve_overlaps(rules: &RuleSet, mut found: Vec<Match>) -> Vec<Match> {
     if found.len() < 2 {
         return found;
@@ -290,6 +304,7 @@ fn resolve_overlaps(rules: &RuleSet, mut found: Vec<Match>) -> Vec<Match> {
         ra.is_generic()
             .cmp(&rb.is_generic())
             .then(prefix_b.cmp(&prefix_a))
+            .then(b.paired_id.is_some().cmp(&a.paired_id.is_some()))
             .then(rb.confidence.cmp(&ra.confidence))
             .then(b.secret_span.len().cmp(&a.secret_span.len()))
             .then(a.rule.cmp(&b.rule))
@@ -304,6 +319,16 @@ fn resolve_overlaps(rules: &RuleSet, mut found: Vec<Match>) -> Vec<Match> {
             kept.push(m);
         }
     }
+    // The identifier half of a paired finding is part of that finding, not a finding of its own.
+    let pairs: Vec<(Range<usize>, String)> = kept
+        .iter()
+        .filter_map(|m| Some((m.span.clone(), m.paired_id.clone()?)))
+        .collect();
+    kept.retain(|m| {
+        !pairs.iter().any(|(span, id)| {
+            m.secret == *id && span.start <= m.secret_span.start && m.secret_span.end <= span.end
+        })
+    });
     kept.sort_by(|a, b| a.span.start.cmp(&b.span.start).then(a.rule.cmp(&b.rule)));
     kept
 }

@@ -156,9 +156,13 @@ fn write_group(
         None => {}
     }
     let sev = st.severity(lead.severity);
+    let label = lead
+        .context
+        .map(|c| format!(" [{}]", c.as_str()))
+        .unwrap_or_default();
     writeln!(
         out,
-        "{b}[{number}]{b:#} {sev}{}{sev:#} {b}{}{b:#} {} {d}({}){d:#}",
+        "{b}[{number}]{b:#} {sev}{}{sev:#}{label} {b}{}{b:#} {} {d}({}){d:#}",
         lead.severity.as_str().to_uppercase(),
         escape(&lead.rule_name),
         escape(&secret),
@@ -166,6 +170,9 @@ fn write_group(
         b = st.bold,
         d = st.dim,
     )?;
+    if let Some(id) = &lead.paired_id {
+        writeln!(out, "    paired with: {}", escape(id))?;
+    }
     let shown = if ctx.verbose {
         places
     } else {

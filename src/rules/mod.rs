@@ -3,6 +3,7 @@
 //! and a [`RuleSet`]. Matching itself is `matcher`'s job; running the rules' own examples through
 //! the matcher is the `rules check` command's (`crate::rules_check`), which sits above both.
 
+pub mod gitleaks;
 pub mod remediation;
 pub mod syntax;
 
@@ -161,6 +162,8 @@ pub struct Rule {
     pub entropy: Option<EntropyThresholds>,
     pub min_distinct: Option<usize>,
     pub placeholders: bool,
+    /// Filters see the percent-decoded secret (`percent_decode: true`).
+    pub percent_decode: bool,
     pub allow_sources: Vec<String>,
     pub allow_match_sources: Vec<String>,
     pub downgrade_sources: Vec<String>,
@@ -185,6 +188,9 @@ pub struct Compiled {
     pub pattern: BytesRegex,
     /// Index of the `secret` capture group in `pattern`.
     pub secret_group: usize,
+    /// Index of the optional `id` capture group: the identifier half of a paired credential
+    /// (an AWS access key id next to its secret), reported as the finding's `paired_id`.
+    pub id_group: Option<usize>,
     pub allow: Vec<BytesRegex>,
     pub allow_match: Vec<BytesRegex>,
     pub downgrade: Vec<BytesRegex>,
@@ -217,6 +223,9 @@ impl Compiled {
             }
             idx
         });
+        let id_group = pattern
+            .as_ref()
+            .and_then(|re| re.capture_names().position(|n| n == Some("id")));
         // Filters see the secret as text, so they keep Unicode classes (`\p{L}`).
         let mut compile_list = |field: &str, list: &[String]| -> Vec<BytesRegex> {
             list.iter()
@@ -236,6 +245,7 @@ impl Compiled {
             (Some(pattern), Some(secret_group), true) => Ok(Compiled {
                 pattern,
                 secret_group,
+                id_group,
                 allow,
                 allow_match,
                 downgrade,
@@ -319,6 +329,7 @@ impl Rule {
             entropy: syn.entropy.map(EntropyThresholds::from),
             min_distinct: syn.min_distinct,
             placeholders: syn.placeholders,
+            percent_decode: syn.percent_decode,
             allow_sources: syn.allow,
             allow_match_sources: syn.allow_match,
             downgrade_sources: syn.downgrade,

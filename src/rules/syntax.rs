@@ -39,6 +39,10 @@ pub struct RuleSyntax {
     pub min_distinct: Option<usize>,
     #[serde(default = "default_true")]
     pub placeholders: bool,
+    /// Percent-decode the secret before the allow, placeholder, distinct-character and entropy
+    /// checks (URL passwords); the reported secret stays as written.
+    #[serde(default)]
+    pub percent_decode: bool,
     #[serde(default)]
     pub allow: Vec<String>,
     #[serde(default)]
