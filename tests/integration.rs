@@ -7,6 +7,7 @@ mod django_corpus;
 mod fix;
 mod fix_projects;
 mod history;
+mod hooks;
 mod merge;
 mod precision;
 mod purge;

@@ -243,10 +243,10 @@ fn accept(
     } else {
         raw.into_owned()
     };
-    if secret.is_empty() || c.allow.iter().any(|re| re.is_match(secret.as_bytes())) {
+    if secret.is_empty() || c.allow().iter().any(|re| re.is_match(secret.as_bytes())) {
         return None;
     }
-    if c.allow_match
+    if c.allow_match()
         .iter()
         .any(|re| re.is_match(&bytes[span.clone()]))
     {
@@ -267,7 +267,11 @@ fn accept(
     {
         return None;
     }
-    let severity = if c.downgrade.iter().any(|re| re.is_match(secret.as_bytes())) {
+    let severity = if c
+        .downgrade()
+        .iter()
+        .any(|re| re.is_match(secret.as_bytes()))
+    {
         Severity::Low
     } else {
         rule.severity
