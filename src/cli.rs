@@ -12,6 +12,7 @@ use crate::config::{
 };
 use crate::error::{Error, Result};
 use crate::report::Format;
+use crate::suppress::{read_baseline, IgnoreList, IGNORE_FILE_NAME};
 
 const EXIT_CODES: &str = "Exit codes: 0 = scan finished, nothing found; 1 = findings; \
 2 = the scan could not run or something could not be read (bad arguments, missing path, broken \
@@ -49,6 +50,17 @@ pub enum Command {
     Merge(MergeArgs),
     /// Print the full clean-up steps for one rule (rotate, move to the environment, purge, verify).
     Explain(ExplainArgs),
+    /// Install, remove or run git hooks (pre-push, pre-commit, pre-receive, update).
+    #[command(subcommand)]
+    Hook(HookCommand),
+    /// Record today's findings so that only new ones are reported.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+    /// Add findings' fingerprints to .keysweepignore (they are no longer reported).
+    Ignore(IgnoreArgs),
+    /// Configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
 const MERGE_HELP: &str = "Each REPORT is a JSON report (`keysweep scan --format json`, or \
@@ -167,10 +179,101 @@ pub struct ExplainArgs {
     pub rules: RuleSelectArgs,
 }
 
+const HOOK_HELP: &str = "Exit codes: 0 = nothing found, the git operation goes on; 1 = secrets \
+found, git refuses the push or commit; 2 = the scan could not run (git refuses too).";
+
+/// `keysweep hook ...`
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Write keysweep's hook into the repository's hooks directory (honours core.hooksPath and
+    /// linked worktrees). An existing hook is kept and chained: it still runs and its failure
+    /// still blocks. `keysweep hook uninstall` restores exactly what was there.
+    Install(HookInstallArgs),
+    /// Remove keysweep's hook(s) and restore the hook that was there before.
+    Uninstall(HookInstallArgs),
+    /// The pre-push hook: scans what the pushed commits introduce (stdin: git's pre-push lines).
+    /// Without stdin lines, under the pre-commit framework, reads PRE_COMMIT_FROM_REF,
+    /// PRE_COMMIT_TO_REF and PRE_COMMIT_REMOTE_NAME.
+    #[command(after_help = HOOK_HELP)]
+    PrePush {
+        /// The remote's name (or URL when pushing to a URL).
+        remote: Option<String>,
+        /// The remote's URL.
+        url: Option<String>,
+        #[command(flatten)]
+        scan: HookScanArgs,
+    },
+    /// The pre-commit hook: scans what is staged.
+    #[command(after_help = HOOK_HELP)]
+    PreCommit {
+        #[command(flatten)]
+        scan: HookScanArgs,
+    },
+    /// The server's pre-receive hook (stdin: `<old> <new> <ref>` lines), in a bare repository.
+    #[command(after_help = HOOK_HELP)]
+    PreReceive {
+        #[command(flatten)]
+        scan: HookScanArgs,
+    },
+    /// The server's update hook: one ref.
+    #[command(after_help = HOOK_HELP)]
+    Update {
+        /// The ref being updated.
+        refname: String,
+        /// Its old value (all zeros: a new ref).
+        old: String,
+        /// Its new value (all zeros: a deletion).
+        new: String,
+        #[command(flatten)]
+        scan: HookScanArgs,
+    },
+}
+
+/// Which hooks `hook install` / `hook uninstall` handle, and where.
+#[derive(Debug, Args)]
+pub struct HookInstallArgs {
+    /// The pre-commit hook instead of pre-push.
+    #[arg(long, conflicts_with_all = ["both", "pre_receive"])]
+    pub pre_commit: bool,
+    /// Both pre-push and pre-commit.
+    #[arg(long, conflicts_with = "pre_receive")]
+    pub both: bool,
+    /// The server-side pre-receive hook (in a bare repository).
+    #[arg(long)]
+    pub pre_receive: bool,
+    /// Replace an existing hook instead of chaining it (it is kept for `uninstall`).
+    #[arg(long)]
+    pub force: bool,
+    /// The repository (default: the current directory).
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+}
+
+/// Options of the hooks' scan.
+#[derive(Debug, Args, Default)]
+pub struct HookScanArgs {
+    /// Do not report what is in this baseline (default: .keysweep-baseline.json at the
+    /// repository root, if present).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Output format of the report.
+    #[arg(long, short = 'f', value_enum, default_value = "human")]
+    pub format: FormatArg,
+    /// Show secrets in full.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Do not print the summary line.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub rules: RuleSelectArgs,
+}
+
 /// `--color` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum ColorArg {
     /// On a terminal, unless NO_COLOR is set.
+    #[default]
     Auto,
     /// Always (also into a pipe or a file).
     Always,
@@ -186,6 +289,81 @@ impl From<ColorArg> for crate::report::ColorChoice {
             ColorArg::Never => crate::report::ColorChoice::Never,
         }
     }
+}
+
+impl HookScanArgs {
+    /// The scan of a hook run at `root`: rules, config and suppressions of `root`, history or
+    /// the index only (the caller sets the scope).
+    pub fn scan_config(&self, root: &std::path::Path, history: HistoryMode) -> Result<ScanConfig> {
+        let baseline = self.baseline.clone().or_else(|| {
+            let p = root.join(crate::suppress::BASELINE_FILE_NAME);
+            p.is_file().then_some(p)
+        });
+        let mut config = ScanArgs {
+            path: root.to_path_buf(),
+            format: self.format,
+            show_secrets: self.show_secrets,
+            quiet: self.quiet,
+            baseline,
+            rules: self.rules.clone(),
+            ..ScanArgs::default()
+        }
+        .into_config()?;
+        config.history = history;
+        config.no_progress = true;
+        Ok(config)
+    }
+}
+
+/// `keysweep baseline ...`
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Scan and write every finding's fingerprint (a hash; never the secret) to FILE. Later
+    /// scans with `--baseline FILE`, and the hooks, report only what is not in it; moving a
+    /// secret to another line, rebasing or squashing does not make it new.
+    Create {
+        /// Where to write (default: .keysweep-baseline.json in the scanned directory).
+        file: Option<PathBuf>,
+        /// What to scan.
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
+        /// Only the files on disk, not the history.
+        #[arg(long)]
+        no_history: bool,
+        #[command(flatten)]
+        rules: RuleSelectArgs,
+    },
+}
+
+/// `keysweep ignore ...`
+#[derive(Debug, Args)]
+pub struct IgnoreArgs {
+    /// Fingerprints (the `fingerprint` of findings; `RULE:FINGERPRINT` also checks the rule).
+    #[arg(required = true)]
+    pub fingerprints: Vec<String>,
+    /// Why they are not secrets (written as a comment above them).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Only at paths matching this glob (e.g. 'tests/**').
+    #[arg(long, value_name = "GLOB")]
+    pub path: Option<String>,
+    /// The repository (default: the current directory); the file is its .keysweepignore.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+}
+
+/// `keysweep config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a commented starter .keysweep.yaml.
+    Init {
+        /// Directory to write it in.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 const FIX_HELP: &str =
@@ -262,31 +440,11 @@ impl PurgePlanArgs {
         ScanArgs {
             path: self.path.clone(),
             format: FormatArg::Json,
-            output: None,
             show_secrets: true,
-            redact: false,
-            no_ignore: false,
-            max_file_size: None,
-            max_blob_size: None,
-            threads: 0,
             quiet: true,
-            no_history: false,
-            history_only: false,
-            range: None,
-            since_commit: None,
-            branch: None,
-            all_provenance: false,
-            baseline: None,
             color: ColorArg::Never,
-            verbose: false,
-            explain: None,
-            no_prefilter: false,
-            rules: RuleSelectArgs {
-                rule_files: self.rules.rule_files.clone(),
-                disable: self.rules.disable.clone(),
-                config: self.rules.config.clone(),
-                no_default_rules: self.rules.no_default_rules,
-            },
+            rules: self.rules.clone(),
+            ..ScanArgs::default()
         }
         .into_config()
     }
@@ -309,7 +467,7 @@ pub enum RulesCommand {
 }
 
 /// Rule selection shared by commands.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args, Default, Clone)]
 pub struct RuleSelectArgs {
     /// Additional rule file(s) in the patterns/*.yaml format.
     #[arg(long = "rules", value_name = "FILE")]
@@ -326,8 +484,9 @@ pub struct RuleSelectArgs {
 }
 
 /// Output formats on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum FormatArg {
+    #[default]
     Human,
     Json,
     Jsonl,
@@ -349,7 +508,7 @@ impl From<FormatArg> for Format {
 }
 
 /// `keysweep scan ...`
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct ScanArgs {
     /// What to scan: a directory, a file, a git repository, or `-` for stdin.
     #[arg(default_value = ".")]
@@ -399,7 +558,8 @@ pub struct ScanArgs {
     /// List every branch and tag from which each secret is reachable.
     #[arg(long)]
     pub all_provenance: bool,
-    /// Do not report findings whose fingerprint is in this JSON report of an earlier scan.
+    /// Do not report findings in this baseline (`keysweep baseline create`) or JSON report of
+    /// an earlier scan.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
     /// Colour in the human report: auto (on a terminal, unless NO_COLOR is set), always, never.
@@ -411,6 +571,13 @@ pub struct ScanArgs {
     /// Show only the secrets RULE_ID found, with that rule's full steps.
     #[arg(long, value_name = "RULE_ID")]
     pub explain: Option<String>,
+    /// List baseline and .keysweepignore entries that no longer match anything (on stderr).
+    #[arg(long)]
+    pub report_unused: bool,
+    /// Scan only what is staged (the next commit's changes), with paths and line numbers as
+    /// they will be committed.
+    #[arg(long, conflicts_with_all = ["no_history", "history_only", "range", "since_commit", "branch"])]
+    pub staged: bool,
     /// Turn the keyword prefilter off (slow; for testing that it changes nothing).
     #[arg(long, hide = true)]
     pub no_prefilter: bool,
@@ -447,7 +614,13 @@ impl ScanArgs {
             Some(path) => read_baseline(path)?,
             None => HashSet::new(),
         };
-        let history = if self.no_history {
+        let ignore = match root.filter(|r| r.is_dir()) {
+            Some(r) => IgnoreList::try_read(&r.join(IGNORE_FILE_NAME))?,
+            None => None,
+        };
+        let history = if self.staged {
+            HistoryMode::Staged
+        } else if self.no_history {
             HistoryMode::WorktreeOnly
         } else if self.history_only {
             HistoryMode::HistoryOnly
@@ -477,6 +650,9 @@ impl ScanArgs {
                 all_provenance: self.all_provenance,
             },
             baseline,
+            baseline_file: self.baseline,
+            ignore,
+            report_unused: self.report_unused,
             allow_paths: allow.paths,
             allow_secrets: allow.secrets,
             rule_paths: allow.rule_paths,
@@ -487,16 +663,4 @@ impl ScanArgs {
             explain: self.explain,
         })
     }
-}
-
-/// Reads the fingerprints of a JSON (array) or JSON-lines report.
-fn read_baseline(path: &std::path::Path) -> Result<HashSet<String>> {
-    Ok(crate::merge::read_records(path)?
-        .iter()
-        .filter_map(|r| {
-            r.get("fingerprint")
-                .and_then(|f| f.as_str())
-                .map(str::to_string)
-        })
-        .collect())
 }

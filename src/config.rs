@@ -33,6 +33,8 @@ pub enum HistoryMode {
     WorktreeOnly,
     /// Only the object database (`--history-only`).
     HistoryOnly,
+    /// Only what is staged in the index and differs from `HEAD` (`--staged`).
+    Staged,
 }
 
 /// Limits on what history is swept.
@@ -87,6 +89,12 @@ pub struct ScanConfig {
     pub scope: HistoryScope,
     /// Findings whose fingerprint is listed here are not reported.
     pub baseline: HashSet<String>,
+    /// The file `baseline` was read from, for `--report-unused`.
+    pub baseline_file: Option<PathBuf>,
+    /// The `.keysweepignore` of the scan root (or the hook's repository), if any.
+    pub ignore: Option<crate::suppress::IgnoreList>,
+    /// List baseline and ignore entries that suppressed nothing.
+    pub report_unused: bool,
     /// Findings at paths matching any of these are not reported.
     pub allow_paths: Vec<Regex>,
     /// Findings whose secret matches any of these are not reported.
@@ -126,6 +134,46 @@ impl RulePathFilter {
             && !self.allow.iter().any(|re| re.is_match(path))
     }
 }
+
+/// The commented starter `.keysweep.yaml` that `keysweep config init` writes. Every key is the
+/// real schema (an unknown key is an error naming the file), so the file parses as written.
+pub const STARTER_CONFIG: &str = r#"# keysweep configuration (read from the root of the scanned repository or directory).
+# An unknown key is an error. See `keysweep rules list` for rule ids.
+
+# Rules to turn off, by id.
+disable_rules: []
+#  - generic.password-assignment
+
+# Findings never to report.
+allowlist:
+  # Regexes on the reported path (relative to the root, `/`-separated).
+  paths: []
+  #  - '^tests/fixtures/'
+  # Regexes on the secret itself.
+  secrets: []
+  #  - '^sk_test_'
+
+# Extra rules, in the format of keysweep's patterns/*.yaml (`secret` names the capture group).
+rules: []
+#  - id: acme.api-key
+#    name: ACME API key
+#    keywords: [acme_]
+#    pattern: '\b(?P<secret>acme_[A-Za-z0-9]{32})\b'
+#    severity: high
+#    confidence: high
+#    remediation: acme-key
+#    examples: ['ACME_KEY=acme_0123456789abcdefABCDEF0123456789']
+#    negative_examples: ['acme_short']
+
+# Remediation entries the extra rules point at.
+remediations: []
+#  - id: acme-key
+#    summary: Revoke the key in the ACME console and issue a new one.
+
+# Single findings are better suppressed by content than here: a `keysweep:allow` comment on
+# the line, `keysweep ignore FINGERPRINT` (writes .keysweepignore), or a baseline
+# (`keysweep baseline create`, then `--baseline .keysweep-baseline.json`).
+"#;
 
 /// Default `--max-file-size`: large enough for multi-megabyte fixtures and minified bundles.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;

@@ -16,6 +16,7 @@ pub mod error;
 pub mod finding;
 pub mod fix;
 pub mod group;
+pub mod hook;
 pub mod matcher;
 pub mod merge;
 pub mod provenance;
@@ -26,6 +27,7 @@ pub mod rules;
 pub mod rules_check;
 pub mod scan;
 pub mod source;
+pub mod suppress;
 pub mod text;
 
 pub use error::{Error, Result};

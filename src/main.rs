@@ -5,7 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use keysweep::cli::{CiCommand, Cli, Command, MergeFormat, RulesCommand};
+use keysweep::cli::{
+    BaselineCommand, CiCommand, Cli, Command, ConfigCommand, HookCommand, MergeFormat, RulesCommand,
+};
+use keysweep::hook::install::{self, HookName};
+use keysweep::hook::Verdict;
 use keysweep::report::{reporter, Diagnostics, Format, ReportContext};
 use keysweep::rules::{self, RuleSet};
 
@@ -84,6 +88,9 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
             };
             reporter(config.format).write(&outcome.findings, &ctx, &mut out)?;
             out.flush()?;
+            for entry in &outcome.unused_suppressions {
+                eprintln!("unused suppression: {entry}");
+            }
             Ok(if diags.has_errors() {
                 Exit::Error
             } else if outcome.findings.is_empty() {
@@ -237,6 +244,75 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
             keysweep::report::human::write_explain(&mut out, &set, rule, color)?;
             Ok(Exit::Clean)
         }
+        Command::Hook(cmd) => run_hook(cmd),
+        Command::Baseline(BaselineCommand::Create {
+            file,
+            path,
+            no_history,
+            rules,
+        }) => {
+            let config = keysweep::cli::ScanArgs {
+                path: path.clone(),
+                format: keysweep::cli::FormatArg::Json,
+                quiet: true,
+                no_history,
+                rules,
+                ..Default::default()
+            }
+            .into_config()?;
+            let diags = Diagnostics::new(true);
+            let outcome = keysweep::scan::run(&config, &diags)?;
+            let file = file.unwrap_or_else(|| {
+                let dir = if path.is_dir() {
+                    path.clone()
+                } else {
+                    ".".into()
+                };
+                dir.join(keysweep::suppress::BASELINE_FILE_NAME)
+            });
+            let n = keysweep::suppress::write_baseline(&file, &outcome.findings)?;
+            println!(
+                "wrote {}: {n} known finding(s) (fingerprints only, no secrets)",
+                file.display()
+            );
+            Ok(if diags.has_errors() {
+                Exit::Error
+            } else {
+                Exit::Clean
+            })
+        }
+        Command::Ignore(args) => {
+            let file = args.repo.join(keysweep::suppress::IGNORE_FILE_NAME);
+            let n = keysweep::suppress::append_ignores(
+                &file,
+                &args.fingerprints,
+                args.path.as_deref(),
+                args.reason.as_deref(),
+            )?;
+            println!(
+                "{}: {n} entr{} added",
+                file.display(),
+                if n == 1 { "y" } else { "ies" }
+            );
+            Ok(Exit::Clean)
+        }
+        Command::Config(ConfigCommand::Init { dir, force }) => {
+            let file = dir.join(keysweep::config::CONFIG_FILE_NAME);
+            if file.exists() && !force {
+                return Err(keysweep::Error::Config(format!(
+                    "{}: already exists (--force overwrites it)",
+                    file.display()
+                )));
+            }
+            std::fs::write(&file, keysweep::config::STARTER_CONFIG).map_err(|source| {
+                keysweep::Error::Path {
+                    path: file.clone(),
+                    source,
+                }
+            })?;
+            println!("wrote {}", file.display());
+            Ok(Exit::Clean)
+        }
         Command::Rules(RulesCommand::List(sel)) => {
             let (set, _) = keysweep::config::load_rules(&sel.to_options(), None)?;
             print_rule_list(&set)?;
@@ -287,6 +363,62 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
                 Ok(Exit::Findings)
             }
         }
+    }
+}
+
+fn run_hook(cmd: HookCommand) -> keysweep::Result<Exit> {
+    let verdict = match cmd {
+        HookCommand::Install(args) => {
+            let dir = install::hooks_dir(&args.repo)?;
+            let exe = std::env::current_exe()?;
+            for hook in hook_names(&args) {
+                println!("{}", install::install(&dir, hook, &exe, args.force)?);
+            }
+            return Ok(Exit::Clean);
+        }
+        HookCommand::Uninstall(args) => {
+            let dir = install::hooks_dir(&args.repo)?;
+            for hook in hook_names(&args) {
+                println!("{}", install::uninstall(&dir, hook)?);
+            }
+            return Ok(Exit::Clean);
+        }
+        HookCommand::PrePush { remote, scan, .. } => {
+            keysweep::hook::pre_push(remote.as_deref(), &|root, mode| {
+                scan.scan_config(root, mode)
+            })?
+        }
+        HookCommand::PreCommit { scan } => {
+            keysweep::hook::pre_commit(&|root, mode| scan.scan_config(root, mode))?
+        }
+        HookCommand::PreReceive { scan } => {
+            keysweep::hook::pre_receive(&|root, mode| scan.scan_config(root, mode))?
+        }
+        HookCommand::Update {
+            refname,
+            old,
+            new,
+            scan,
+        } => keysweep::hook::update(&refname, &old, &new, &|root, mode| {
+            scan.scan_config(root, mode)
+        })?,
+    };
+    Ok(match verdict {
+        Verdict::Pass => Exit::Clean,
+        Verdict::Refuse => Exit::Findings,
+        Verdict::Error => Exit::Error,
+    })
+}
+
+fn hook_names(args: &keysweep::cli::HookInstallArgs) -> Vec<HookName> {
+    if args.pre_receive {
+        vec![HookName::PreReceive]
+    } else if args.both {
+        vec![HookName::PrePush, HookName::PreCommit]
+    } else if args.pre_commit {
+        vec![HookName::PreCommit]
+    } else {
+        vec![HookName::PrePush]
     }
 }
 

@@ -18,12 +18,15 @@ use crate::report::progress::Progress;
 use crate::report::{human_bytes, Diagnostics, ScanTotals, Stats};
 use crate::source::fs::{FsItem, FsSource};
 use crate::source::git::{GitItem, GitSource};
+use crate::source::staged::staged_changes;
+use crate::suppress::line_has_inline_allow;
 
 /// Binary blobs up to this size are scanned too (string constants in compiled Python or SQLite
 /// are raw bytes); larger ones (images, archives of builds) are counted as skipped.
 const MAX_BINARY_SCAN: u64 = 4 << 20;
 
-/// The marker that suppresses a finding on its line (like `gitleaks:allow`).
+/// keysweep's marker that suppresses a finding on its line; `gitleaks:allow` and
+/// `pragma: allowlist secret` work too (see [`crate::suppress::INLINE_MARKERS`]).
 pub const INLINE_ALLOW: &[u8] = b"keysweep:allow";
 
 /// What one distinct blob produced; filled once, by whichever thread gets there first, while any
@@ -84,20 +87,6 @@ impl<'r> BlobScanner<'r> {
     }
 }
 
-fn line_has_inline_allow(bytes: &[u8], pos: usize) -> bool {
-    let start = bytes[..pos]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    let end = bytes[pos..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(bytes.len(), |p| pos + p);
-    bytes[start..end]
-        .windows(INLINE_ALLOW.len())
-        .any(|w| w == INLINE_ALLOW)
-}
-
 /// The result of a scan.
 #[derive(Debug)]
 pub struct ScanOutcome {
@@ -110,6 +99,9 @@ pub struct ScanOutcome {
     pub present: Option<Vec<Finding>>,
     /// What was scanned, for the summary.
     pub totals: ScanTotals,
+    /// With `report_unused`: the baseline and `.keysweepignore` entries that suppressed nothing,
+    /// each described with its file (and line).
+    pub unused_suppressions: Vec<String>,
 }
 
 /// Runs the scan described by `config`, reporting problems to `diags`.
@@ -131,6 +123,11 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
                 Target::Path(path) => scan_path(config, path, &scanner, diags),
             }
         })?;
+    let unused_suppressions = if config.report_unused {
+        unused_suppressions(config, &findings)
+    } else {
+        Vec::new()
+    };
     findings.retain(|f| is_reported(config, f));
     // Findings with a context (test, docs, example) come after the real ones.
     findings.sort_by(|a, b| {
@@ -180,6 +177,7 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
         findings,
         present,
         totals,
+        unused_suppressions,
     })
 }
 
@@ -199,12 +197,22 @@ fn scan_path(
     }
     let git = match config.history {
         HistoryMode::WorktreeOnly => None,
-        HistoryMode::Both | HistoryMode::HistoryOnly => GitSource::try_open(path)?,
+        HistoryMode::Both | HistoryMode::HistoryOnly | HistoryMode::Staged => {
+            GitSource::try_open(path)?
+        }
     };
-    if git.is_none() && config.history == HistoryMode::HistoryOnly {
+    if git.is_none()
+        && matches!(
+            config.history,
+            HistoryMode::HistoryOnly | HistoryMode::Staged
+        )
+    {
         return Err(Error::NotARepository {
             path: path.to_path_buf(),
         });
+    }
+    if let (Some(git), HistoryMode::Staged) = (&git, config.history) {
+        return scan_staged(git, scanner, diags).map(|f| (f, None));
     }
     let mut findings = match &git {
         Some(git) => scan_history(config, git, scanner, diags)?,
@@ -373,10 +381,7 @@ pub fn scan_history(
         };
         for (origin, rank) in p.origins(config.scope.all_provenance) {
             for m in matches.iter() {
-                let held_before = before_scope
-                    .iter()
-                    .any(|old| old.iter().any(|x| x.rule == m.rule && x.secret == m.secret));
-                if held_before {
+                if before_scope.iter().any(|old| is_held_in(old, m)) {
                     continue;
                 }
                 let mut f = Finding::new(rules, id, m, origin.clone());
@@ -399,6 +404,12 @@ pub fn scan_history(
     Ok(out)
 }
 
+/// Whether an earlier version's matches `old` already hold the secret `m` found (by the same
+/// rule): then `m` is not new.
+fn is_held_in(old: &[BlobMatch], m: &BlobMatch) -> bool {
+    old.iter().any(|x| x.rule == m.rule && x.secret == m.secret)
+}
+
 /// The scanned path as the user gave it, for the commands printed in remediation steps.
 pub fn scan_root(config: &ScanConfig) -> String {
     match &config.target {
@@ -413,11 +424,94 @@ fn is_reported(config: &ScanConfig, f: &Finding) -> bool {
         .iter()
         .all(|rp| rp.keeps(&f.rule_id, f.path.as_deref()))
         && !config.baseline.contains(&f.fingerprint)
+        && config.ignore.as_ref().is_none_or(|l| l.find(f).is_none())
         && !config.allow_secrets.iter().any(|re| re.is_match(&f.secret))
         && !f
             .path
             .as_deref()
             .is_some_and(|p| config.allow_paths.iter().any(|re| re.is_match(p)))
+}
+
+/// The baseline and ignore entries that none of `findings` (before suppression) matches.
+fn unused_suppressions(config: &ScanConfig, findings: &[Finding]) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(list) = &config.ignore {
+        let mut used = vec![false; list.entries.len()];
+        for f in findings {
+            for (i, e) in list.entries.iter().enumerate() {
+                used[i] |= e.matches(f);
+            }
+        }
+        for (e, used) in list.entries.iter().zip(used) {
+            if !used {
+                out.push(format!("{}:{}: {}", list.file.display(), e.line, e.text));
+            }
+        }
+    }
+    let found: HashSet<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
+    let mut stale: Vec<&String> = config
+        .baseline
+        .iter()
+        .filter(|fp| !found.contains(fp.as_str()))
+        .collect();
+    stale.sort();
+    let file = config
+        .baseline_file
+        .as_ref()
+        .map_or("baseline".to_string(), |p| p.display().to_string());
+    out.extend(stale.into_iter().map(|fp| format!("{file}: {fp}")));
+    out
+}
+
+/// Scans what the index would commit: each staged blob that differs from `HEAD`, reported at its
+/// path with the staged blob's line numbers. A secret `HEAD`'s version of the file already held
+/// is not new and is not reported.
+fn scan_staged(
+    git: &GitSource,
+    scanner: &BlobScanner<'_>,
+    diags: &Diagnostics,
+) -> Result<Vec<Finding>> {
+    let staged = staged_changes(git)?;
+    if staged.is_empty() {
+        diags.info("nothing staged: no changes to scan (stage them with `git add`)");
+        return Ok(Vec::new());
+    }
+    let repo = git.repo();
+    let mut read = |id: &gix::ObjectId| -> Option<Arc<Vec<BlobMatch>>> {
+        let bid = BlobId(*id);
+        if let Some(m) = scanner.try_find_matches(&bid) {
+            return Some(m);
+        }
+        match repo.find_object(*id) {
+            Ok(o) if crate::source::fs::is_binary(&o.data) => {
+                Stats::add(&scanner.stats.binary_skipped, 1);
+                None
+            }
+            Ok(o) => Some(scanner.scan(bid, &o.data)),
+            Err(e) => {
+                diags.error(format_args!("staged blob {id} cannot be read: {e}"));
+                None
+            }
+        }
+    };
+    let rules = scanner.matcher().rules();
+    let mut out = Vec::new();
+    for s in &staged {
+        Stats::add(&scanner.stats.files, 1);
+        let Some(matches) = read(&s.id) else { continue };
+        let before = s.base.as_ref().and_then(&mut read);
+        for m in matches.iter() {
+            if before.as_ref().is_some_and(|old| is_held_in(old, m)) {
+                continue;
+            }
+            let origin = Origin {
+                path: Some(s.path.clone()),
+                ..Origin::default()
+            };
+            out.push(Finding::new(rules, BlobId(s.id), m, origin));
+        }
+    }
+    Ok(out)
 }
 
 fn scan_stdin(scanner: &BlobScanner<'_>) -> Result<Vec<Finding>> {

@@ -9,6 +9,7 @@ mod fix;
 mod fix_projects;
 mod gitleaks_config;
 mod history;
+mod hooks;
 mod merge;
 mod precision;
 mod purge;

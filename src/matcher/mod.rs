@@ -255,10 +255,10 @@ fn accept(
     };
     let checked = filters::checked_form(&secret, rule.percent_decode);
     let checked = checked.as_ref();
-    if secret.is_empty() || c.allow.iter().any(|re| re.is_match(checked.as_bytes())) {
+    if secret.is_empty() || c.allow().iter().any(|re| re.is_match(checked.as_bytes())) {
         return None;
     }
-    if c.allow_match
+    if c.allow_match()
         .iter()
         .any(|re| re.is_match(&bytes[span.clone()]))
     {
@@ -279,7 +279,11 @@ fn accept(
     {
         return None;
     }
-    let severity = if c.downgrade.iter().any(|re| re.is_match(checked.as_bytes())) {
+    let severity = if c
+        .downgrade()
+        .iter()
+        .any(|re| re.is_match(checked.as_bytes()))
+    {
         Severity::Low
     } else {
         rule.severity

@@ -560,6 +560,13 @@ impl CommitGraph {
     /// The commits reachable from `include` and not from `exclude`. A commit that cannot be read
     /// ends the walk there and is listed in `errors`; a missing one (a shallow clone's boundary)
     /// just ends it.
+    ///
+    /// The walk is git's `rev-list A..B` limiting: commits are taken newest committer date first,
+    /// each painted interesting (reached from `include`) or uninteresting (reached from
+    /// `exclude`, which wins and spreads to every ancestor already seen), and it stops once no
+    /// interesting commit is waiting, plus [`WALK_SLOP`] more commits to absorb clock skew. So a
+    /// short range costs a few commits, not the whole excluded history (Django, `HEAD~1..HEAD`:
+    /// about ten commit reads instead of 32,791).
     pub fn load(repo: &gix::Repository, include: &[ObjectId], exclude: &[ObjectId]) -> Self {
         let hash = repo.object_hash();
         let mut buf = Vec::new();
@@ -584,47 +591,38 @@ impl CommitGraph {
             let time = it.committer().map(|s| s.seconds()).unwrap_or(0);
             Some((tree, parents, time))
         };
-        let mut hidden: gix::hashtable::HashSet<ObjectId> = Default::default();
-        let mut stack: Vec<ObjectId> = exclude.to_vec();
-        while let Some(c) = stack.pop() {
-            if !hidden.insert(c) {
-                continue;
-            }
-            if let Some((_, parents, _)) = read(&c) {
-                stack.extend(parents);
-            }
+        let mut walk = LimitWalk::default();
+        for id in exclude {
+            walk.reach(*id, true, &mut read);
         }
+        for id in include {
+            walk.reach(*id, false, &mut read);
+        }
+        walk.run(&mut read);
+
         let mut g = CommitGraph::default();
         let mut index: gix::hashtable::HashMap<ObjectId, u32> = Default::default();
-        let mut parent_ids: Vec<Vec<ObjectId>> = Vec::new();
         let mut times: Vec<i64> = Vec::new();
-        let mut stack: Vec<ObjectId> = include.to_vec();
-        while let Some(c) = stack.pop() {
-            if hidden.contains(&c) || index.contains_key(&c) {
-                continue;
+        for &n in &walk.popped {
+            let node = &walk.nodes[n as usize];
+            if !node.uninteresting {
+                index.insert(node.id, g.ids.len() as u32);
+                g.ids.push(node.id);
+                g.trees.push(node.tree);
+                times.push(node.time);
             }
-            // A missing commit is a shallow clone's boundary (or a broken history): stop there.
-            let Some((tree, parents, time)) = read(&c) else {
-                continue;
-            };
-            index.insert(c, g.ids.len() as u32);
-            g.ids.push(c);
-            g.trees.push(tree);
-            times.push(time);
-            stack.extend(parents.iter().copied());
-            parent_ids.push(parents);
         }
-        for ps in &parent_ids {
+        for &id in &g.ids {
+            let node = &walk.nodes[walk.by_id[&id] as usize];
             let mut inside = Vec::new();
             let mut outside = Vec::new();
-            for p in ps {
-                match index.get(p) {
-                    Some(&i) => inside.push(i),
-                    None => {
-                        if let Some((tree, _, _)) = read(p) {
-                            outside.push(tree);
-                        }
-                    }
+            for p in &node.parents {
+                if let Some(&i) = index.get(p) {
+                    inside.push(i);
+                } else if let Some(&pn) = walk.by_id.get(p) {
+                    outside.push(walk.nodes[pn as usize].tree);
+                } else if let Some((tree, _, _)) = read(p) {
+                    outside.push(tree);
                 }
             }
             g.parents.push(inside);
@@ -665,6 +663,115 @@ impl CommitGraph {
     /// Whether the graph has no commits.
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
+    }
+}
+
+/// Commits taken after the last interesting one, so that a commit dated earlier than its
+/// descendants (clock skew) is still painted uninteresting before the walk stops (git's `SLOP`).
+const WALK_SLOP: usize = 5;
+
+/// One commit met by [`LimitWalk`].
+#[derive(Debug)]
+struct WalkNode {
+    id: ObjectId,
+    tree: ObjectId,
+    parents: Vec<ObjectId>,
+    time: i64,
+    uninteresting: bool,
+    /// Taken from the queue: its parents have been reached.
+    popped: bool,
+}
+
+/// The state of [`CommitGraph::load`]'s walk: every commit read so far, and a queue of those
+/// whose parents are still to be reached, newest committer date first.
+#[derive(Debug, Default)]
+struct LimitWalk {
+    nodes: Vec<WalkNode>,
+    by_id: gix::hashtable::HashMap<ObjectId, u32>,
+    queue: BinaryHeap<(i64, std::cmp::Reverse<u32>)>,
+    /// Interesting commits in the queue.
+    interesting_queued: usize,
+    /// Nodes in the order they were taken from the queue.
+    popped: Vec<u32>,
+}
+
+type ReadCommit<'a> = dyn FnMut(&ObjectId) -> Option<(ObjectId, Vec<ObjectId>, i64)> + 'a;
+
+impl LimitWalk {
+    /// Reaches commit `id` from an interesting or an uninteresting child (or tip).
+    fn reach(&mut self, id: ObjectId, uninteresting: bool, read: &mut ReadCommit<'_>) {
+        if let Some(&n) = self.by_id.get(&id) {
+            if uninteresting {
+                self.paint_uninteresting(n);
+            }
+            return;
+        }
+        // A missing commit is a shallow clone's boundary (or a broken history): stop there.
+        let Some((tree, parents, time)) = read(&id) else {
+            return;
+        };
+        let n = self.nodes.len() as u32;
+        self.nodes.push(WalkNode {
+            id,
+            tree,
+            parents,
+            time,
+            uninteresting,
+            popped: false,
+        });
+        self.by_id.insert(id, n);
+        self.queue.push((time, std::cmp::Reverse(n)));
+        if !uninteresting {
+            self.interesting_queued += 1;
+        }
+    }
+
+    /// Paints `n` uninteresting, and every ancestor of it already taken from the queue (their
+    /// parents were reached as interesting; the queued ones spread it when they are taken).
+    fn paint_uninteresting(&mut self, n: u32) {
+        let mut stack = vec![n];
+        while let Some(n) = stack.pop() {
+            let node = &mut self.nodes[n as usize];
+            if node.uninteresting {
+                continue;
+            }
+            node.uninteresting = true;
+            if !node.popped {
+                self.interesting_queued -= 1;
+                continue;
+            }
+            let parents: Vec<u32> = node
+                .parents
+                .iter()
+                .filter_map(|p| self.by_id.get(p).copied())
+                .collect();
+            stack.extend(parents);
+        }
+    }
+
+    fn run(&mut self, read: &mut ReadCommit<'_>) {
+        let mut slop = WALK_SLOP;
+        while let Some((_, std::cmp::Reverse(n))) = self.queue.pop() {
+            let node = &mut self.nodes[n as usize];
+            node.popped = true;
+            let uninteresting = node.uninteresting;
+            if !uninteresting {
+                self.interesting_queued -= 1;
+            }
+            self.popped.push(n);
+            let parents = node.parents.clone();
+            for p in parents {
+                self.reach(p, uninteresting, read);
+            }
+            if self.interesting_queued == 0 {
+                if slop == 0 {
+                    break;
+                }
+                slop -= 1;
+            } else {
+                slop = WALK_SLOP;
+            }
+        }
     }
 }
 

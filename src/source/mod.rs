@@ -1,5 +1,6 @@
 //! Sources: the only code that walks anything. `fs` walks a directory tree, `git` enumerates a
-//! repository's object database. Each hands blobs to a consumer; none of them matches.
+//! repository's object database, `staged` lists what the index would commit. Each hands blobs to a consumer; none of them matches.
 
 pub mod fs;
 pub mod git;
+pub mod staged;
