@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use keysweep::rules::{embedded_rule_files, RuleSet};
+use keysweep::rules::{embedded_rule_files, syntax, RuleSet};
 use keysweep::rules_check as check;
 
 use crate::util::cmd::Keysweep;
@@ -157,4 +157,46 @@ fn prefilter_and_thread_count_do_not_change_findings() {
         run(&["--no-prefilter"]),
         "the prefilter changes the findings"
     );
+}
+
+/// A scan parses the shipped rule files without their examples; that must give the same rules.
+#[test]
+fn shipped_rules_without_examples_are_the_same_rules() {
+    let files = embedded_rule_files();
+    let stripped: Vec<_> = files
+        .iter()
+        .map(|(p, t)| (p.clone(), syntax::strip_examples(t)))
+        .collect();
+    for ((path, text), (_, lean)) in files.iter().zip(&stripped) {
+        assert!(
+            lean.len() < text.len(),
+            "{}: nothing stripped",
+            path.display()
+        );
+    }
+    let full = RuleSet::from_files(&files).expect("the shipped rules compile");
+    let lean = RuleSet::from_files(&stripped).expect("the stripped rules compile");
+    assert_eq!(full.rules().len(), lean.rules().len());
+    assert_eq!(full.remediations().count(), lean.remediations().count());
+    for (a, b) in full.rules().iter().zip(lean.rules()) {
+        let at = a.id.to_string();
+        assert_eq!(a.id, b.id, "{at}");
+        assert_eq!(a.pattern_source, b.pattern_source, "{at}");
+        assert_eq!(a.keywords, b.keywords, "{at}");
+        assert_eq!(a.allow_sources, b.allow_sources, "{at}");
+        assert_eq!(a.allow_match_sources, b.allow_match_sources, "{at}");
+        assert_eq!(a.downgrade_sources, b.downgrade_sources, "{at}");
+        assert_eq!(a.severity, b.severity, "{at}");
+        assert_eq!(a.confidence, b.confidence, "{at}");
+        assert_eq!(a.concat, b.concat, "{at}");
+        assert_eq!(a.placeholders, b.placeholders, "{at}");
+        assert_eq!(a.min_distinct, b.min_distinct, "{at}");
+        assert_eq!(a.references, b.references, "{at}");
+        assert_eq!(a.remediation, b.remediation, "{at}");
+        assert!(!a.examples.is_empty(), "{at}");
+        assert!(
+            b.examples.is_empty() && b.negative_examples.is_empty(),
+            "{at}"
+        );
+    }
 }
