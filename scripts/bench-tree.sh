@@ -36,7 +36,8 @@ import re, sys
 parts = []
 for line in sys.stdin:
     kind, kw = line.rstrip("\n").split(" ", 1)
-    parts.append(("(?i:%s)" if kind == "i" else "%s") % re.escape(kw))
+    # re.escape also escapes spaces, which rg's regex syntax rejects.
+    parts.append(("(?i:%s)" if kind == "i" else "%s") % re.escape(kw).replace("\\ ", " "))
 print("|".join(parts))')
 
 python3 - "$tree" "$runs" "$ks" "$pattern" <<'PY'

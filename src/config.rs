@@ -231,8 +231,9 @@ pub struct Allowlists {
 pub fn load_rules(opts: &RuleOptions, root: Option<&Path>) -> Result<(RuleSet, Allowlists)> {
     let mut builder = RuleSetBuilder::default();
     if !opts.no_default_rules {
+        // The shipped rules' examples are checked by `rules check` and the tests, never by a scan.
         for (path, text) in embedded_rule_files() {
-            builder.add_embedded_file(&path, &text);
+            builder.add_embedded_file(&path, &syntax::strip_examples(&text));
         }
     }
     for (path, text) in RuleSet::read_files(&opts.rule_files)? {

@@ -63,6 +63,34 @@ pub struct RuleSyntax {
     pub negative_examples: Vec<String>,
 }
 
+/// `text` (a rule file in the layout of `patterns/*.yaml`) without its rules' `examples` and
+/// `negative_examples` block lists: a scan never reads them, and they are about half of the
+/// shipped rule text, so dropping them before parsing keeps start-up time flat as rules are added.
+/// Only block lists (`  examples:` followed by `  - ...` items and their more-indented
+/// continuation lines) are removed; anything else (an inline `[...]` list, an unexpected layout) is
+/// kept as it is, so the result always parses to the same rules minus those lists.
+pub fn strip_examples(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut skipping = false;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end();
+        if skipping {
+            let item = bare.starts_with("  - ") || bare == "  -";
+            let comment = bare.trim_start().starts_with('#');
+            if bare.is_empty() || item || comment || line.starts_with("    ") {
+                continue;
+            }
+            skipping = false;
+        }
+        if bare == "  examples:" || bare == "  negative_examples:" {
+            skipping = true;
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 fn default_true() -> bool {
     true
 }
