@@ -10,14 +10,14 @@ use std::time::Instant;
 use crate::blob::BlobId;
 use crate::config::{HistoryMode, ScanConfig, Target};
 use crate::error::{Error, Result};
-use crate::finding::{BlobMatch, Finding, Origin};
-use crate::matcher::Matcher;
+use crate::finding::{BlobMatch, Finding, LineCursor, Origin};
+use crate::matcher::{Match, Matcher};
 use crate::provenance::find_provenance;
 use crate::remediation::{group_by_secret, RemediationPlan};
 use crate::report::progress::Progress;
 use crate::report::{human_bytes, Diagnostics, Stats};
 use crate::source::fs::{FsItem, FsSource};
-use crate::source::git::{GitItem, GitSource};
+use crate::source::git::{is_shallow, ref_problems, GitItem, GitSource};
 
 /// The marker that suppresses a finding on its line (like `gitleaks:allow`).
 pub const INLINE_ALLOW: &[u8] = b"keysweep:allow";
@@ -61,14 +61,27 @@ impl<'r> BlobScanner<'r> {
         let matches = slot.get_or_init(|| {
             Stats::add(&self.stats.blobs, 1);
             Stats::add(&self.stats.bytes, bytes.len() as u64);
-            Arc::new(
-                self.matcher
-                    .scan(bytes)
-                    .iter()
-                    .filter(|m| !line_has_inline_allow(bytes, m.span.start))
-                    .map(|m| BlobMatch::locate(bytes, m))
-                    .collect(),
-            )
+            let found = self.matcher.scan(bytes);
+            let mut lines = LineCursor::new(bytes);
+            let mut allowed_line: Option<(usize, bool)> = None;
+            let kept: Vec<&Match> = found
+                .iter()
+                .filter(|m| {
+                    // Matches come sorted by start, so each line is searched for the marker once.
+                    let line = lines.line_of(m.span.start);
+                    let allowed = match allowed_line {
+                        Some((start, allowed)) if start == line.start => allowed,
+                        _ => {
+                            let allowed =
+                                memchr::memmem::find(&bytes[line.clone()], INLINE_ALLOW).is_some();
+                            allowed_line = Some((line.start, allowed));
+                            allowed
+                        }
+                    };
+                    !allowed
+                })
+                .collect();
+            Arc::new(BlobMatch::locate_all(bytes, &kept))
         });
         matches.clone()
     }
@@ -78,20 +91,6 @@ impl<'r> BlobScanner<'r> {
         // poisoned lock is still usable.
         self.seen.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-fn line_has_inline_allow(bytes: &[u8], pos: usize) -> bool {
-    let start = bytes[..pos]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    let end = bytes[pos..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(bytes.len(), |p| pos + p);
-    bytes[start..end]
-        .windows(INLINE_ALLOW.len())
-        .any(|w| w == INLINE_ALLOW)
 }
 
 /// The result of a scan.
@@ -110,6 +109,9 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
         .map_err(|e| Error::Config(format!("cannot start worker threads: {e}")))?;
     let matcher = Matcher::new(&config.rules).with_prefilter(config.prefilter);
     let scanner = BlobScanner::new(matcher);
+    for w in &config.warnings {
+        diags.warn(w);
+    }
     let mut findings = pool.install(|| -> Result<Vec<Finding>> {
         match &config.target {
             Target::Stdin => scan_stdin(&scanner),
@@ -137,15 +139,29 @@ fn scan_path(
     scanner: &BlobScanner<'_>,
     diags: &Diagnostics,
 ) -> Result<Vec<Finding>> {
-    if let Err(source) = std::fs::metadata(path) {
-        return Err(Error::Path {
-            path: path.to_path_buf(),
-            source,
-        });
+    let meta = std::fs::metadata(path).map_err(|source| Error::Path {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_file() && !meta.is_dir() {
+        // A FIFO would block the scan and a device never ends: neither is opened.
+        return Err(Error::Config(format!(
+            "{}: not a regular file or directory",
+            path.display()
+        )));
     }
     let git = match config.history {
         HistoryMode::WorktreeOnly => None,
-        HistoryMode::Both | HistoryMode::HistoryOnly => GitSource::try_open(path)?,
+        HistoryMode::Both => match GitSource::try_open(path) {
+            Ok(git) => git,
+            // A broken repository (a `.git` file naming a missing gitdir, ...) still has files
+            // on disk: report it and scan those.
+            Err(e) => {
+                diags.error(format_args!("{e}; scanning the files on disk only"));
+                None
+            }
+        },
+        HistoryMode::HistoryOnly => GitSource::try_open(path)?,
     };
     if git.is_none() && config.history == HistoryMode::HistoryOnly {
         return Err(Error::NotARepository {
@@ -193,6 +209,16 @@ pub fn scan_history(
     scanner: &BlobScanner<'_>,
     diags: &Diagnostics,
 ) -> Result<Vec<Finding>> {
+    let repo = git.repo();
+    if is_shallow(&repo) {
+        diags.warn(format_args!(
+            "{}: shallow clone: history is truncated, so secrets in older commits are not seen; run `git fetch --unshallow` for the full history",
+            git.workdir().unwrap_or_else(|| repo.git_dir().to_path_buf()).display()
+        ));
+    }
+    for problem in ref_problems(&repo) {
+        diags.error(problem);
+    }
     let progress = Progress::new("history", Some(git.packed_objects()), !config.no_progress);
     let hits: Mutex<Vec<BlobId>> = Mutex::new(Vec::new());
     let sweep = git.for_each_blob(&config.scope, config.max_blob_size, |item| {
@@ -346,6 +372,20 @@ pub fn scan_worktree(
             }
         }
         FsItem::Binary { .. } => Stats::add(&scanner.stats.binary_skipped, 1),
+        FsItem::Special { path } => {
+            Stats::add(&scanner.stats.special_skipped, 1);
+            diags.warn(format_args!(
+                "{}: skipped: not a regular file (a FIFO, socket or device is never opened)",
+                path.display()
+            ));
+        }
+        FsItem::UnreadIgnoreFile { path } => {
+            Stats::add(&scanner.stats.special_skipped, 1);
+            diags.warn(format_args!(
+                "{}: not a regular file, never opened: ignore files are not honoured in this walk, so ignored files are scanned too",
+                path.display()
+            ));
+        }
         FsItem::TooLarge { path, size } => {
             Stats::add(&scanner.stats.too_large_skipped, 1);
             diags.warn(format_args!(

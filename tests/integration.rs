@@ -6,6 +6,7 @@ mod cli;
 mod django_corpus;
 mod fix;
 mod history;
+mod hostile;
 mod merge;
 mod precision;
 mod purge;

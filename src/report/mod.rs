@@ -70,6 +70,8 @@ pub struct Stats {
     pub bytes: AtomicU64,
     pub binary_skipped: AtomicU64,
     pub too_large_skipped: AtomicU64,
+    /// FIFOs, sockets and devices (and ignore files that are one) that were never opened.
+    pub special_skipped: AtomicU64,
 }
 
 impl Stats {
@@ -161,6 +163,10 @@ impl Diagnostics {
         }
         if skipped_large > 0 {
             parts.push(format!("{skipped_large} over size limit skipped"));
+        }
+        let skipped_special = get(&stats.special_skipped);
+        if skipped_special > 0 {
+            parts.push(format!("{skipped_special} not regular files skipped"));
         }
         self.info(format_args!(
             "scanned {}; {findings} finding(s)",
