@@ -627,11 +627,8 @@ pub fn ref_problems(repo: &gix::Repository) -> Vec<String> {
             }
         }
     }
-    if let (Some(name), Err(e)) = (&head, repo.head_id()) {
-        if !problems.iter().any(|p| p.contains(name.as_str())) {
-            problems.push(format!("HEAD ({name}) cannot be resolved: {e}"));
-        }
-    }
+    // An unborn HEAD (a new repository) is no problem; a branch that exists but does not resolve
+    // was reported above.
     problems.sort();
     problems.dedup();
     problems
