@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{
-    load_rules, parse_size, HistoryMode, HistoryScope, RuleOptions, ScanConfig, Target,
-    DEFAULT_MAX_FILE_SIZE,
+    load_rules, parse_size, thread_count, HistoryMode, HistoryScope, RuleOptions, ScanConfig,
+    Target, DEFAULT_MAX_FILE_SIZE,
 };
 use crate::error::{Error, Result};
 use crate::report::Format;
@@ -534,7 +534,8 @@ pub struct ScanArgs {
     /// Skip history blobs larger than this (default: the --max-file-size value).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_blob_size: Option<u64>,
-    /// Worker threads (default: one per core).
+    /// Worker threads: 0 (the default) = one per core; at most 4 per core (more is capped, with
+    /// a warning).
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
     pub threads: usize,
     /// Do not print warnings, progress or the summary.
@@ -628,6 +629,7 @@ impl ScanArgs {
             HistoryMode::Both
         };
         let max_file_size = self.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE);
+        let (threads, threads_warning) = thread_count(self.threads);
         Ok(ScanConfig {
             target,
             format: self.format.into(),
@@ -636,7 +638,7 @@ impl ScanArgs {
             respect_ignore: !self.no_ignore,
             max_file_size,
             max_blob_size: self.max_blob_size.unwrap_or(max_file_size),
-            threads: self.threads,
+            threads,
             prefilter: !self.no_prefilter,
             quiet: self.quiet,
             no_progress: self.quiet,
@@ -656,7 +658,7 @@ impl ScanArgs {
             allow_paths: allow.paths,
             allow_secrets: allow.secrets,
             rule_paths: allow.rule_paths,
-            warnings: allow.warnings,
+            warnings: allow.warnings.into_iter().chain(threads_warning).collect(),
             rules,
             color: self.color.into(),
             verbose: self.verbose,

@@ -38,18 +38,25 @@ impl BlobMatch {
     /// multi-line match (a k8s `name:`/`value:` pair, a call spread over lines) is where the user
     /// has to look.
     pub fn locate(bytes: &[u8], m: &Match) -> BlobMatch {
-        let at = m.secret_span.start.min(m.span.end);
-        let before = &bytes[..at];
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |p| p + 1);
-        let column = String::from_utf8_lossy(&bytes[line_start..at])
-            .chars()
-            .count()
-            + 1;
-        let mut matched = String::from_utf8_lossy(&bytes[m.span.clone()]).into_owned();
+        BlobMatch::locate_with(&mut LineCursor::new(bytes), m)
+    }
+
+    /// Locates every match of one blob, in the order given. The positions are visited in
+    /// increasing order, so the cost is linear in the blob however many matches share a line.
+    pub fn locate_all(bytes: &[u8], matches: &[&Match]) -> Vec<BlobMatch> {
+        let mut order: Vec<usize> = (0..matches.len()).collect();
+        order.sort_by_key(|&i| secret_start(matches[i]));
+        let mut cursor = LineCursor::new(bytes);
+        let mut located: Vec<Option<BlobMatch>> = vec![None; matches.len()];
+        for i in order {
+            located[i] = Some(BlobMatch::locate_with(&mut cursor, matches[i]));
+        }
+        located.into_iter().flatten().collect()
+    }
+
+    fn locate_with(cursor: &mut LineCursor<'_>, m: &Match) -> BlobMatch {
+        let (line, column) = cursor.line_and_column(secret_start(m));
+        let mut matched = String::from_utf8_lossy(&cursor.bytes[m.span.clone()]).into_owned();
         if matched.len() > MAX_MATCH_TEXT {
             let mut cut = MAX_MATCH_TEXT;
             while !matched.is_char_boundary(cut) {
@@ -68,6 +75,96 @@ impl BlobMatch {
             offset: m.span.start,
             paired_id: m.paired_id.clone(),
         }
+    }
+}
+
+fn secret_start(m: &Match) -> usize {
+    m.secret_span.start.min(m.span.end)
+}
+
+/// Line lookups in one blob for positions visited (mostly) in increasing order: each step scans
+/// only the bytes since the previous position, so a pass over a blob is linear in its size however
+/// many positions share one long line. A position before the current line starts over.
+#[derive(Debug, Clone)]
+pub struct LineCursor<'a> {
+    bytes: &'a [u8],
+    /// The last position visited, its 1-based line and the start of that line.
+    pos: usize,
+    line: usize,
+    line_start: usize,
+    /// The end of the current line, once looked for.
+    line_end: Option<usize>,
+    /// The 1-based column (in characters, invalid UTF-8 counted as `from_utf8_lossy` does) of
+    /// `col_pos`, a position on the current line.
+    col_pos: usize,
+    col: usize,
+}
+
+impl<'a> LineCursor<'a> {
+    /// A cursor at the start of `bytes`.
+    pub fn new(bytes: &'a [u8]) -> LineCursor<'a> {
+        LineCursor {
+            bytes,
+            pos: 0,
+            line: 1,
+            line_start: 0,
+            line_end: None,
+            col_pos: 0,
+            col: 1,
+        }
+    }
+
+    fn seek(&mut self, at: usize) {
+        let at = at.min(self.bytes.len());
+        if at < self.line_start {
+            *self = LineCursor::new(self.bytes);
+        }
+        if at > self.pos {
+            let seg = &self.bytes[self.pos..at];
+            if let Some(last) = memchr::memrchr(b'\n', seg) {
+                self.line += memchr::memchr_iter(b'\n', seg).count();
+                self.line_start = self.pos + last + 1;
+                self.line_end = None;
+                self.col_pos = self.line_start;
+                self.col = 1;
+            }
+        }
+        self.pos = at;
+    }
+
+    /// The byte range of the line holding `at` (without its line end).
+    pub fn line_of(&mut self, at: usize) -> std::ops::Range<usize> {
+        self.seek(at);
+        let end = *self.line_end.get_or_insert_with(|| {
+            memchr::memchr(b'\n', &self.bytes[self.pos..])
+                .map_or(self.bytes.len(), |p| self.pos + p)
+        });
+        self.line_start..end
+    }
+
+    /// The 1-based line and column of `at`.
+    pub fn line_and_column(&mut self, at: usize) -> (usize, usize) {
+        self.seek(at);
+        let at = self.pos;
+        // Counting on from an earlier column is exact when that position starts a character (a
+        // byte that is not a UTF-8 continuation byte): lossy decoding restarts there either way.
+        let resumable = self.col_pos <= at
+            && self
+                .bytes
+                .get(self.col_pos)
+                .is_none_or(|&b| self.col_pos == at || (b & 0xC0) != 0x80);
+        let (from, col) = if resumable {
+            (self.col_pos, self.col)
+        } else {
+            (self.line_start, 1)
+        };
+        let col = col
+            + String::from_utf8_lossy(&self.bytes[from..at])
+                .chars()
+                .count();
+        self.col_pos = at;
+        self.col = col;
+        (self.line, col)
     }
 }
 
@@ -193,18 +290,52 @@ impl Finding {
     }
 }
 
+/// Secrets with fewer estimated bits than this (length times Shannon entropy per character) are
+/// guessable: their fingerprints go through a slow key derivation.
+const WEAK_SECRET_BITS: f64 = 128.0;
+/// PBKDF2-HMAC-SHA256 rounds for a weak secret's fingerprint: about 10 ms on one core, so each
+/// guess costs an attacker that much, while a scan with a few hundred weak secrets stays fast.
+const WEAK_SECRET_ROUNDS: u32 = 20_000;
+
 /// A stable id for a secret found by a rule: the same secret found by the same rule anywhere (any
-/// path, commit or line) has the same fingerprint, so baselines survive edits and moves.
+/// path, commit, line, clone or machine) has the same fingerprint, so baselines and ignore files
+/// survive edits, moves and CI.
+///
+/// A report shows fingerprints even with `--redact`, so they must not let anyone confirm a
+/// guessed secret cheaply. Strong secrets (tokens, keys: at least 128 estimated bits) cannot be
+/// guessed, and keep the plain SHA-256 of rule id and secret. A weak one (a short or low-entropy
+/// password) is derived with PBKDF2-HMAC-SHA256, 20,000 rounds, salted with the rule id: every
+/// guess costs 20,000 HMACs, and a table of guesses made for one rule is useless for another. The
+/// salt is fixed, not random per repository, so the fingerprint stays the same in every clone.
 pub fn fingerprint(rule: &RuleId, secret: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(rule.as_str().as_bytes());
-    h.update([0]);
-    h.update(secret.as_bytes());
-    h.finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let bits = crate::matcher::filters::shannon_entropy(secret) * secret.chars().count() as f64;
+    if bits >= WEAK_SECRET_BITS {
+        let mut h = Sha256::new();
+        h.update(rule.as_str().as_bytes());
+        h.update([0]);
+        h.update(secret.as_bytes());
+        return hex16(&h.finalize());
+    }
+    type Memo = std::sync::Mutex<std::collections::HashMap<(String, String), String>>;
+    static MEMO: std::sync::OnceLock<Memo> = std::sync::OnceLock::new();
+    let memo = MEMO.get_or_init(Default::default);
+    let key = (rule.as_str().to_owned(), secret.to_owned());
+    if let Some(f) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return f.clone();
+    }
+    let mut salt = b"keysweep fingerprint v2\0".to_vec();
+    salt.extend_from_slice(rule.as_str().as_bytes());
+    let mut out = [0u8; 16];
+    pbkdf2::pbkdf2_hmac::<Sha256>(secret.as_bytes(), &salt, WEAK_SECRET_ROUNDS, &mut out);
+    let f = hex16(&out);
+    memo.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, f.clone());
+    f
+}
+
+fn hex16(bytes: &[u8]) -> String {
+    bytes.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -217,5 +348,29 @@ mod tests {
         assert_eq!(a, fingerprint(&RuleId::from("x.y"), "s3cr3t"));
         assert_ne!(a, fingerprint(&RuleId::from("x.z"), "s3cr3t"));
         assert_eq!(a.len(), 32);
+    }
+
+    // https://github.com/keysweep/keysweep/issues/13 (item 13)
+    #[test]
+    fn r13_weak_secret_fingerprint_is_not_a_plain_hash() {
+        let plain = |rule: &str, secret: &str| {
+            let mut h = Sha256::new();
+            h.update(rule.as_bytes());
+            h.update([0]);
+            h.update(secret.as_bytes());
+            hex16(&h.finalize())
+        };
+        let weak = fingerprint(&RuleId::from("generic.password"), "hunter2");
+        assert_ne!(weak, plain("generic.password", "hunter2"));
+        assert_eq!(
+            weak,
+            fingerprint(&RuleId::from("generic.password"), "hunter2")
+        );
+        assert_ne!(weak, fingerprint(&RuleId::from("other.rule"), "hunter2"));
+        let strong = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+        assert_eq!(
+            fingerprint(&RuleId::from("github.pat"), strong),
+            plain("github.pat", strong)
+        );
     }
 }

@@ -54,6 +54,8 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
         Command::Scan(args) => {
             let output = args.output.clone();
             let config = args.into_config()?;
+            // Opened before the scan, so a bad `-o` (a directory, no permission) fails at once.
+            let report_file = output.as_deref().map(open_private).transpose()?;
             let diags = Diagnostics::new(config.quiet);
             let outcome = keysweep::scan::run(&config, &diags)?;
             if let Some(id) = &config.explain {
@@ -77,13 +79,8 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
                 explain: config.explain.as_deref(),
                 ..ReportContext::new(&config.rules, &scan_root)
             };
-            let mut out: Box<dyn Write> = match &output {
-                Some(path) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(path).map_err(|source| keysweep::Error::Path {
-                        path: path.clone(),
-                        source,
-                    })?,
-                )),
+            let mut out: Box<dyn Write> = match report_file {
+                Some(file) => Box::new(std::io::BufWriter::new(file)),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
             reporter(config.format).write(&outcome.findings, &ctx, &mut out)?;
@@ -420,6 +417,34 @@ fn hook_names(args: &keysweep::cli::HookInstallArgs) -> Vec<HookName> {
     } else {
         vec![HookName::PrePush]
     }
+}
+
+/// Creates (or truncates) a report file readable by its owner only: reports can hold secrets in
+/// full.
+fn open_private(path: &std::path::Path) -> keysweep::Result<std::fs::File> {
+    let err = |source| keysweep::Error::Path {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path.is_dir() {
+        return Err(err(std::io::Error::other(
+            "is a directory, not a file (-o)",
+        )));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path).map_err(err)?;
+        // An existing file keeps its mode on open: narrow it.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(err)?;
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    options.open(path).map_err(err)
 }
 
 fn print_rule_list(set: &RuleSet) -> std::io::Result<()> {

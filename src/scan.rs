@@ -10,16 +10,16 @@ use std::time::Instant;
 use crate::blob::BlobId;
 use crate::config::{HistoryMode, ScanConfig, Target};
 use crate::error::{Error, Result};
-use crate::finding::{BlobMatch, Finding, Origin};
+use crate::finding::{BlobMatch, Finding, LineCursor, Origin};
 use crate::group::assign_secret_groups;
-use crate::matcher::Matcher;
+use crate::matcher::{Match, Matcher};
 use crate::provenance::find_provenance;
 use crate::report::progress::Progress;
 use crate::report::{human_bytes, Diagnostics, ScanTotals, Stats};
 use crate::source::fs::{FsItem, FsSource};
-use crate::source::git::{GitItem, GitSource};
+use crate::source::git::{is_shallow, ref_problems, GitItem, GitSource};
 use crate::source::staged::staged_changes;
-use crate::suppress::line_has_inline_allow;
+use crate::suppress::has_inline_marker;
 
 /// Binary blobs up to this size are scanned too (string constants in compiled Python or SQLite
 /// are raw bytes); larger ones (images, archives of builds) are counted as skipped.
@@ -68,14 +68,26 @@ impl<'r> BlobScanner<'r> {
         let matches = slot.get_or_init(|| {
             Stats::add(&self.stats.blobs, 1);
             Stats::add(&self.stats.bytes, bytes.len() as u64);
-            Arc::new(
-                self.matcher
-                    .scan(bytes)
-                    .iter()
-                    .filter(|m| !line_has_inline_allow(bytes, m.span.start))
-                    .map(|m| BlobMatch::locate(bytes, m))
-                    .collect(),
-            )
+            let found = self.matcher.scan(bytes);
+            let mut lines = LineCursor::new(bytes);
+            let mut allowed_line: Option<(usize, bool)> = None;
+            let kept: Vec<&Match> = found
+                .iter()
+                .filter(|m| {
+                    // Matches come sorted by start, so each line is searched for the marker once.
+                    let line = lines.line_of(m.span.start);
+                    let allowed = match allowed_line {
+                        Some((start, allowed)) if start == line.start => allowed,
+                        _ => {
+                            let allowed = has_inline_marker(&bytes[line.clone()]);
+                            allowed_line = Some((line.start, allowed));
+                            allowed
+                        }
+                    };
+                    !allowed
+                })
+                .collect();
+            Arc::new(BlobMatch::locate_all(bytes, &kept))
         });
         matches.clone()
     }
@@ -116,6 +128,9 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
         .map_err(|e| Error::Config(format!("cannot start worker threads: {e}")))?;
     let matcher = Matcher::new(&config.rules).with_prefilter(config.prefilter);
     let scanner = BlobScanner::new(matcher);
+    for w in &config.warnings {
+        diags.warn(w);
+    }
     let (mut findings, mut present) =
         pool.install(|| -> Result<(Vec<Finding>, Option<Vec<Finding>>)> {
             match &config.target {
@@ -189,17 +204,29 @@ fn scan_path(
     scanner: &BlobScanner<'_>,
     diags: &Diagnostics,
 ) -> Result<(Vec<Finding>, Option<Vec<Finding>>)> {
-    if let Err(source) = std::fs::metadata(path) {
-        return Err(Error::Path {
-            path: path.to_path_buf(),
-            source,
-        });
+    let meta = std::fs::metadata(path).map_err(|source| Error::Path {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_file() && !meta.is_dir() {
+        // A FIFO would block the scan and a device never ends: neither is opened.
+        return Err(Error::Config(format!(
+            "{}: not a regular file or directory",
+            path.display()
+        )));
     }
     let git = match config.history {
         HistoryMode::WorktreeOnly => None,
-        HistoryMode::Both | HistoryMode::HistoryOnly | HistoryMode::Staged => {
-            GitSource::try_open(path)?
-        }
+        HistoryMode::Both => match GitSource::try_open(path) {
+            Ok(git) => git,
+            // A broken repository (a `.git` file naming a missing gitdir, ...) still has files
+            // on disk: report it and scan those.
+            Err(e) => {
+                diags.error(format_args!("{e}; scanning the files on disk only"));
+                None
+            }
+        },
+        HistoryMode::HistoryOnly | HistoryMode::Staged => GitSource::try_open(path)?,
     };
     if git.is_none()
         && matches!(
@@ -317,6 +344,16 @@ pub fn scan_history(
     scanner: &BlobScanner<'_>,
     diags: &Diagnostics,
 ) -> Result<Vec<Finding>> {
+    let repo = git.repo();
+    if is_shallow(&repo) {
+        diags.warn(format_args!(
+            "{}: shallow clone: history is truncated, so secrets in older commits are not seen; run `git fetch --unshallow` for the full history",
+            git.workdir().unwrap_or_else(|| repo.git_dir().to_path_buf()).display()
+        ));
+    }
+    for problem in ref_problems(&repo) {
+        diags.error(problem);
+    }
     let progress = Progress::new("history", !config.no_progress);
     let hits: Mutex<Vec<BlobId>> = Mutex::new(Vec::new());
     let binary_hits: Mutex<HashSet<BlobId>> = Mutex::new(HashSet::new());
@@ -569,6 +606,20 @@ pub fn scan_worktree(
             }
         }
         FsItem::Binary { .. } => Stats::add(&scanner.stats.binary_skipped, 1),
+        FsItem::Special { path } => {
+            Stats::add(&scanner.stats.special_skipped, 1);
+            diags.warn(format_args!(
+                "{}: skipped: not a regular file (a FIFO, socket or device is never opened)",
+                path.display()
+            ));
+        }
+        FsItem::UnreadIgnoreFile { path } => {
+            Stats::add(&scanner.stats.special_skipped, 1);
+            diags.warn(format_args!(
+                "{}: not a regular file, never opened: ignore files are not honoured in this walk, so ignored files are scanned too",
+                path.display()
+            ));
+        }
         FsItem::TooLarge { path, size } => {
             Stats::add(&scanner.stats.too_large_skipped, 1);
             diags.warn(format_args!(

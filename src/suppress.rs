@@ -36,7 +36,11 @@ pub fn line_has_inline_allow(bytes: &[u8], pos: usize) -> bool {
     let pos = pos.min(bytes.len());
     let start = memchr::memrchr(b'\n', &bytes[..pos]).map_or(0, |p| p + 1);
     let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |p| pos + p);
-    let line = &bytes[start..end];
+    has_inline_marker(&bytes[start..end])
+}
+
+/// Whether `line` carries one of the [`INLINE_MARKERS`].
+pub fn has_inline_marker(line: &[u8]) -> bool {
     INLINE_MARKERS
         .iter()
         .any(|m| memchr::memmem::find(line, m).is_some())

@@ -10,6 +10,7 @@ mod fix_projects;
 mod gitleaks_config;
 mod history;
 mod hooks;
+mod hostile;
 mod merge;
 mod precision;
 mod purge;

@@ -24,6 +24,10 @@ const MAX_CHUNK: usize = 16 * 1024;
 /// computed but no longer remembered, which keeps memory bounded on any history.
 const MAX_ENTRIES: usize = 2_000_000;
 const SHARDS: usize = 64;
+/// Text longer than this (a chunk or window made of one long line, such as a minified bundle) is
+/// matched without consulting or filling the tables: it rarely recurs unchanged, and its results
+/// (one keyword-dense megabyte line has hundreds of thousands of hits) would crowd the memory.
+pub const MAX_REMEMBERED_TEXT: usize = 256 * 1024;
 
 /// Splits `bytes` into chunks that end at line ends, with content-defined boundaries: past
 /// `MIN_CHUNK` bytes, a line end closes the chunk when a hash of the bytes just before it has its

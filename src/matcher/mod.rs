@@ -93,10 +93,13 @@ impl<'r> Matcher<'r> {
             let mut by_rule: Vec<Vec<(usize, usize)>> = Vec::new();
             for chunk in memo::chunks(bytes) {
                 let text = &bytes[chunk.clone()];
-                let key = content_hash(text);
-                let hits = self
-                    .chunk_hits
-                    .get_or_compute(key, key, || self.prefilter.hits(text));
+                let hits = if text.len() <= memo::MAX_REMEMBERED_TEXT {
+                    let key = content_hash(text);
+                    self.chunk_hits
+                        .get_or_compute(key, key, || self.prefilter.hits(text))
+                } else {
+                    std::sync::Arc::new(self.prefilter.hits(text))
+                };
                 for h in hits.iter() {
                     if by_rule.is_empty() {
                         by_rule = vec![Vec::new(); self.rules.rules().len()];
@@ -125,7 +128,8 @@ impl<'r> Matcher<'r> {
     }
 
     /// Runs rule `idx` in the windows around its keyword hits (sorted by start); a rule without
-    /// keywords runs over the whole blob.
+    /// keywords runs over the whole blob. Linear in the blob and the hits whatever their density:
+    /// windows are merged as they are built, and each window takes its own run of the sorted hits.
     fn confirm(&self, idx: RuleIdx, bytes: &[u8], hits: &[(usize, usize)], out: &mut Vec<Match>) {
         let rule = self.rules.rule(idx);
         let windows: Vec<Range<usize>> = if hits.is_empty() {
@@ -138,23 +142,30 @@ impl<'r> Matcher<'r> {
             };
             windows_around(bytes, hits, after)
         };
+        let mut next_hit = 0;
         for window in windows {
+            // Every hit lies in the window built around it, and windows are disjoint and sorted,
+            // so the hits of this window are the next run of the sorted list.
+            let first = next_hit;
+            while next_hit < hits.len() && hits[next_hit].0 < window.end {
+                next_hit += 1;
+            }
+            let in_window = &hits[first..next_hit];
             let text = &bytes[window.clone()];
-            let key = content_hash(text);
+            let compute = || {
+                let keywords = KeywordSpans::new(in_window, window.start);
+                confirm_window(rule, text, |span| keywords.any_within(span))
+            };
             // The hits wholly inside the window are exactly the keyword occurrences in its text,
-            // so the result is a function of the text alone and can be shared between blobs.
-            let matches = self
-                .window_matches
-                .get_or_compute((key, idx as u32), key, || {
-                    let local: Vec<(usize, usize)> = hits
-                        .iter()
-                        .filter(|&&(s, e)| s >= window.start && e <= window.end)
-                        .map(|&(s, e)| (s - window.start, e - window.start))
-                        .collect();
-                    confirm_window(rule, text, |span| {
-                        local.iter().any(|&(s, e)| s >= span.start && e <= span.end)
-                    })
-                });
+            // so the result is a function of the text alone and can be shared between blobs. A
+            // window too large to recur (one long minified line) is not remembered.
+            let matches = if text.len() <= memo::MAX_REMEMBERED_TEXT {
+                let key = content_hash(text);
+                self.window_matches
+                    .get_or_compute((key, idx as u32), key, compute)
+            } else {
+                std::sync::Arc::new(compute())
+            };
             out.extend(matches.iter().map(|m| Match {
                 rule: idx,
                 span: window.start + m.span.start..window.start + m.span.end,
@@ -216,15 +227,60 @@ fn confirm_window(
     out
 }
 
-/// Merged windows around keyword hits, widened to whole lines.
+/// The keyword occurrences of one window, relative to it, for "does this match contain a
+/// keyword?" in logarithmic time: sorted by start, with the smallest end of every suffix.
+struct KeywordSpans {
+    starts: Vec<usize>,
+    /// `min_end[i]`: the smallest end among the hits `i..`.
+    min_end: Vec<usize>,
+}
+
+impl KeywordSpans {
+    /// `hits` sorted by start, in blob offsets; `base` is the window's start.
+    fn new(hits: &[(usize, usize)], base: usize) -> KeywordSpans {
+        let starts = hits.iter().map(|&(s, _)| s - base).collect();
+        let mut min_end: Vec<usize> = hits.iter().map(|&(_, e)| e - base).collect();
+        for i in (0..min_end.len().saturating_sub(1)).rev() {
+            min_end[i] = min_end[i].min(min_end[i + 1]);
+        }
+        KeywordSpans { starts, min_end }
+    }
+
+    /// Whether some keyword occurrence lies wholly inside `span`.
+    fn any_within(&self, span: Range<usize>) -> bool {
+        let i = self.starts.partition_point(|&s| s < span.start);
+        i < self.starts.len() && self.min_end[i] <= span.end
+    }
+}
+
+/// Merged windows around keyword hits (sorted by start), widened to whole lines. Built in one
+/// pass: a hit whose window reaches into the previous one extends it, and line starts and ends are
+/// looked for only in text no earlier window covers, so every byte is scanned at most once or twice
+/// however many hits share a line.
 fn windows_around(bytes: &[u8], hits: &[(usize, usize)], after: usize) -> Vec<Range<usize>> {
     let mut windows: Vec<Range<usize>> = Vec::new();
     for &(start, end) in hits {
-        let lo = line_start(bytes, start.saturating_sub(WINDOW_BEFORE));
-        let hi = line_end(bytes, (end + after).min(bytes.len()));
-        match windows.last_mut() {
-            Some(last) if lo <= last.end => last.end = last.end.max(hi),
-            _ => windows.push(lo..hi),
+        let from = start.saturating_sub(WINDOW_BEFORE);
+        let to = (end + after).min(bytes.len());
+        let Some(last) = windows.last_mut() else {
+            windows.push(line_start(bytes, from)..line_end(bytes, to));
+            continue;
+        };
+        if from <= last.end {
+            // The line start is at or before `from`, so inside or before the last window.
+            if to > last.end {
+                last.end = line_end(bytes, to);
+            }
+            continue;
+        }
+        // The last window ends at a line end; the line holding `from` starts after it unless no
+        // line end lies between them.
+        match memchr::memrchr(b'\n', &bytes[last.end..from]) {
+            Some(p) => {
+                let lo = last.end + p + 1;
+                windows.push(lo..line_end(bytes, to));
+            }
+            None => last.end = last.end.max(line_end(bytes, to)),
         }
     }
     windows
@@ -297,29 +353,46 @@ fn accept(
 /// the secret's identifier (a paired credential), then higher confidence, then
 /// the longer secret, then the earlier rule. A match of a paired credential's identifier inside
 /// the paired match is dropped.
-fn resolve_overlaps(rules: &RuleSet, mut found: Vec<Match>) -> Vec<Match> {
+fn resolve_overlaps(rules: &RuleSet, found: Vec<Match>) -> Vec<Match> {
     if found.len() < 2 {
         return found;
     }
-    found.sort_by(|a, b| {
+    // Whether a rule's keyword is part of the secret is looked up once per match, not once per
+    // comparison.
+    let mut keyed: Vec<(bool, Match)> = found
+        .into_iter()
+        .map(|m| {
+            let r = rules.rule(m.rule);
+            (
+                !r.keywords.is_empty() && r.has_keyword_in(m.secret.as_bytes()),
+                m,
+            )
+        })
+        .collect();
+    keyed.sort_by(|(prefix_a, a), (prefix_b, b)| {
         let (ra, rb) = (rules.rule(a.rule), rules.rule(b.rule));
-        let prefix_a = !ra.keywords.is_empty() && ra.has_keyword_in(a.secret.as_bytes());
-        let prefix_b = !rb.keywords.is_empty() && rb.has_keyword_in(b.secret.as_bytes());
         ra.is_generic()
             .cmp(&rb.is_generic())
-            .then(prefix_b.cmp(&prefix_a))
+            .then(prefix_b.cmp(prefix_a))
             .then(b.paired_id.is_some().cmp(&a.paired_id.is_some()))
             .then(rb.confidence.cmp(&ra.confidence))
             .then(b.secret_span.len().cmp(&a.secret_span.len()))
             .then(a.rule.cmp(&b.rule))
             .then(a.span.start.cmp(&b.span.start))
     });
+    let found = keyed.into_iter().map(|(_, m)| m);
+    // Kept secret spans never overlap one another (and are never empty: `accept` drops empty
+    // secrets), so only the last one starting before a new span's end can overlap it.
+    let mut kept_spans: std::collections::BTreeMap<usize, usize> = Default::default();
     let mut kept: Vec<Match> = Vec::with_capacity(found.len());
     for m in found {
-        let overlaps = kept.iter().any(|k| {
-            k.secret_span.start < m.secret_span.end && m.secret_span.start < k.secret_span.end
-        });
+        let (start, end) = (m.secret_span.start, m.secret_span.end);
+        let overlaps = kept_spans
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, &e)| e > start);
         if !overlaps {
+            kept_spans.insert(start, end);
             kept.push(m);
         }
     }

@@ -138,6 +138,8 @@ pub struct Stats {
     pub bytes: AtomicU64,
     pub binary_skipped: AtomicU64,
     pub too_large_skipped: AtomicU64,
+    /// FIFOs, sockets and devices (and ignore files that are one) that were never opened.
+    pub special_skipped: AtomicU64,
 }
 
 impl Stats {
@@ -155,6 +157,7 @@ impl Stats {
             bytes: get(&self.bytes),
             binary_skipped: get(&self.binary_skipped),
             too_large_skipped: get(&self.too_large_skipped),
+            special_skipped: get(&self.special_skipped),
             elapsed,
         }
     }
@@ -173,6 +176,8 @@ pub struct ScanTotals {
     pub binary_skipped: u64,
     /// Files and blobs over the size limit, skipped.
     pub too_large_skipped: u64,
+    /// FIFOs, sockets and devices skipped (never opened).
+    pub special_skipped: u64,
     /// Wall time of the scan.
     pub elapsed: Duration,
 }
@@ -275,6 +280,12 @@ impl ScanTotals {
             parts.push(format!(
                 "{} over size limit skipped",
                 self.too_large_skipped
+            ));
+        }
+        if self.special_skipped > 0 {
+            parts.push(format!(
+                "{} not regular files skipped",
+                self.special_skipped
             ));
         }
         parts.join(", ")

@@ -20,6 +20,11 @@ pub enum FsItem {
     Binary { path: PathBuf },
     /// A file over the size limit: not scanned.
     TooLarge { path: PathBuf, size: u64 },
+    /// A FIFO, socket or device: never opened (reading one can block forever or never end).
+    Special { path: PathBuf },
+    /// An ignore file (`.gitignore`, `.ignore`, `.git/info/exclude`) that is not a regular file:
+    /// never opened, and the walk does not honour ignore files (it would open them).
+    UnreadIgnoreFile { path: PathBuf },
     /// A file or directory that could not be read.
     Error { path: PathBuf, message: String },
 }
@@ -52,14 +57,28 @@ impl FsSource {
 
     /// Walks the tree in parallel, calling `visit` for every file from many threads.
     pub fn walk(&self, visit: impl Fn(FsItem) + Sync) {
+        // The `ignore` walker opens every ignore file it meets, and opening a FIFO blocks until
+        // a writer comes: look for ignore files that are not regular files first (a walk that
+        // reads no file), and if there is one, walk without ignore files.
+        let special = if self.respect_ignore {
+            self.special_ignore_files()
+        } else {
+            Vec::new()
+        };
+        let respect_ignore = self.respect_ignore && special.is_empty();
+        for path in special {
+            visit(FsItem::UnreadIgnoreFile {
+                path: self.relative(&path),
+            });
+        }
         let mut builder = WalkBuilder::new(&self.root);
         builder
             .hidden(false)
-            .git_ignore(self.respect_ignore)
-            .git_exclude(self.respect_ignore)
+            .git_ignore(respect_ignore)
+            .git_exclude(respect_ignore)
             .git_global(false)
-            .ignore(self.respect_ignore)
-            .parents(self.respect_ignore)
+            .ignore(respect_ignore)
+            .parents(respect_ignore)
             .require_git(false)
             .follow_links(false)
             .threads(self.threads)
@@ -68,11 +87,14 @@ impl FsSource {
         builder.build_parallel().run(|| {
             Box::new(move |entry| {
                 match entry {
-                    Ok(entry) => {
-                        if entry.file_type().is_some_and(|t| t.is_file()) {
-                            visit(self.read(entry.path()));
-                        }
-                    }
+                    Ok(entry) => match entry.file_type() {
+                        Some(t) if t.is_file() => visit(self.read(entry.path())),
+                        Some(t) if t.is_dir() || t.is_symlink() => {}
+                        Some(_) => visit(FsItem::Special {
+                            path: self.relative(entry.path()),
+                        }),
+                        None => {}
+                    },
                     Err(err) => visit(FsItem::Error {
                         path: error_path(&err).unwrap_or_else(|| self.root.clone()),
                         message: err.to_string(),
@@ -81,6 +103,66 @@ impl FsSource {
                 WalkState::Continue
             })
         });
+    }
+
+    /// Ignore files the walker would open that are not regular files: in the tree, in its
+    /// parent directories, and the repository's `info/exclude`.
+    fn special_ignore_files(&self) -> Vec<PathBuf> {
+        const NAMES: [&str; 2] = [".gitignore", ".ignore"];
+        let is_special = |p: &Path| {
+            std::fs::symlink_metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir())
+                || std::fs::metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir())
+        };
+        let mut found = Vec::new();
+        if self.root.is_dir() {
+            let mut dirs: Vec<PathBuf> = self
+                .root
+                .canonicalize()
+                .map(|r| r.ancestors().skip(1).map(Path::to_path_buf).collect())
+                .unwrap_or_default();
+            dirs.push(self.root.clone());
+            for dir in dirs {
+                let exclude = dir.join(".git").join("info").join("exclude");
+                found.extend(
+                    NAMES
+                        .iter()
+                        .map(|n| dir.join(n))
+                        .chain([exclude])
+                        .filter(|p| is_special(p)),
+                );
+            }
+            let mut builder = WalkBuilder::new(&self.root);
+            builder
+                .standard_filters(false)
+                .hidden(false)
+                .follow_links(false)
+                .threads(self.threads)
+                .filter_entry(|e| e.file_name() != ".git");
+            let more = std::sync::Mutex::new(Vec::new());
+            builder.build_parallel().run(|| {
+                Box::new(|entry| {
+                    if let Ok(entry) = entry {
+                        let named = entry
+                            .file_name()
+                            .to_str()
+                            .is_some_and(|n| NAMES.contains(&n));
+                        let special = entry
+                            .file_type()
+                            .is_some_and(|t| !t.is_file() && !t.is_dir() && !t.is_symlink());
+                        if named && entry.depth() > 0 && (special || is_special(entry.path())) {
+                            more.lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(entry.path().to_path_buf());
+                        }
+                    }
+                    WalkState::Continue
+                })
+            });
+            found.extend(more.into_inner().unwrap_or_else(|e| e.into_inner()));
+        }
+        found.sort();
+        found.dedup();
+        found
     }
 
     fn relative(&self, path: &Path) -> PathBuf {

@@ -119,19 +119,41 @@ impl GitSource {
         let hash = repo.object_hash();
         let store = repo.objects.store_ref();
         let mut objects_dirs = vec![store.path().to_owned()];
-        objects_dirs.extend(
-            store
-                .alternate_db_paths()
-                .map_err(git_err("cannot read the alternates of the object database"))?,
-        );
-        let mut packs = Vec::new();
         let mut open_errors = Vec::new();
+        // An unreadable alternates file (or one that loops back to this repository) leaves the
+        // repository's own objects to sweep: report it and go on.
+        match store.alternate_db_paths() {
+            Ok(dirs) => {
+                for dir in dirs {
+                    if !objects_dirs.iter().any(|d| same_dir(d, &dir)) {
+                        objects_dirs.push(dir);
+                    }
+                }
+            }
+            Err(e) => open_errors.push(format!(
+                "{}: cannot read the alternates of the object database: {e}",
+                store.path().display()
+            )),
+        }
+        let mut packs = Vec::new();
         for dir in &objects_dirs {
             let Ok(entries) = std::fs::read_dir(dir.join("pack")) else {
                 continue;
             };
-            let mut indices: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
+            let files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            for pack in files
+                .iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "pack"))
+            {
+                if !pack.with_extension("idx").exists() {
+                    open_errors.push(format!(
+                        "{}: pack has no index (.idx): its objects are not read; run `git index-pack` on it",
+                        pack.display()
+                    ));
+                }
+            }
+            let mut indices: Vec<PathBuf> = files
+                .into_iter()
                 .filter(|p| p.extension().is_some_and(|e| e == "idx"))
                 .collect();
             indices.sort();
@@ -517,25 +539,159 @@ fn resolve_commit(repo: &gix::Repository, spec: &str) -> Result<ObjectId> {
 }
 
 /// Every reference (branches, tags, remote-tracking branches, the stash, notes) peeled to the
-/// object it finally names, plus `HEAD` when it is detached. Sorted by name.
+/// object it finally names, plus `HEAD` when it is detached. Sorted by name. When the references
+/// cannot be listed (a garbage `packed-refs`), the loose refs are read directly (see
+/// [`ref_problems`] for the report).
 pub fn ref_tips(repo: &gix::Repository) -> Result<Vec<(String, ObjectId)>> {
-    let mut tips = Vec::new();
-    let platform = repo
-        .references()
-        .map_err(git_err("cannot read references"))?;
-    for r in platform.all().map_err(git_err("cannot read references"))? {
-        let mut r = r.map_err(git_err("cannot read a reference"))?;
-        let name = r.name().as_bstr().to_string();
-        // A symbolic ref to nowhere, or a ref to a missing object, names nothing to walk.
-        if let Ok(id) = r.peel_to_id() {
-            tips.push((name, id.detach()));
-        }
-    }
+    let mut tips = match all_refs(repo) {
+        Ok(refs) => refs
+            .into_iter()
+            // A symbolic ref to nowhere, or a ref to a missing object, names nothing to walk.
+            .filter_map(|(name, id)| Some((name, id.ok()?)))
+            .collect(),
+        Err(_) => loose_ref_tips(repo),
+    };
     if let (Ok(None), Ok(id)) = (repo.head_name(), repo.head_id()) {
         tips.push(("HEAD".to_string(), id.detach()));
     }
     tips.sort();
+    tips.dedup();
     Ok(tips)
+}
+
+/// Each reference with the object it peels to, or why it does not peel.
+type PeeledRefs = Vec<(String, std::result::Result<ObjectId, String>)>;
+
+fn all_refs(repo: &gix::Repository) -> Result<PeeledRefs> {
+    let platform = repo
+        .references()
+        .map_err(git_err("cannot read references"))?;
+    let mut out = Vec::new();
+    for r in platform.all().map_err(git_err("cannot read references"))? {
+        let mut r = r.map_err(git_err("cannot read a reference"))?;
+        let name = r.name().as_bstr().to_string();
+        let target = r.target().try_id().map(|id| id.to_owned());
+        let peeled = r
+            .peel_to_id()
+            .map(|id| id.detach())
+            .map_err(|e| match target {
+                Some(id) => {
+                    format!("reference {name} points to object {id}, which cannot be read: {e}")
+                }
+                None => format!("reference {name} cannot be resolved: {e}"),
+            });
+        out.push((name, peeled));
+    }
+    Ok(out)
+}
+
+/// The loose refs under `refs/` (files holding an object id), read without gix's ref store:
+/// the fallback when `packed-refs` is unreadable.
+fn loose_ref_tips(repo: &gix::Repository) -> Vec<(String, ObjectId)> {
+    let git_dir = repo.git_dir().to_path_buf();
+    let common = repo.common_dir().to_path_buf();
+    let mut out = Vec::new();
+    let mut stack = vec![common.join("refs")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() => {
+                    let id = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| ObjectId::from_hex(t.trim().as_bytes()).ok());
+                    let name = path
+                        .strip_prefix(&common)
+                        .ok()
+                        .map(|p| p.to_string_lossy().replace('\\', "/"));
+                    if let (Some(id), Some(name)) = (id, name) {
+                        if repo.find_header(id).is_ok() {
+                            out.push((name, id));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(id) = std::fs::read_to_string(git_dir.join("HEAD"))
+        .ok()
+        .and_then(|t| ObjectId::from_hex(t.trim().as_bytes()).ok())
+    {
+        out.push(("HEAD".to_string(), id));
+    }
+    out
+}
+
+/// Problems with the references that a sweep would otherwise pass over in silence: references
+/// that cannot be listed (a garbage `packed-refs`), refs to missing objects, and branches or
+/// `HEAD` naming something other than a commit (a blob put in a commit's place). Each is a
+/// sentence naming the ref and the object.
+pub fn ref_problems(repo: &gix::Repository) -> Vec<String> {
+    let mut problems = Vec::new();
+    let refs = match all_refs(repo) {
+        Ok(refs) => refs,
+        Err(e) => {
+            problems.push(format!(
+                "{}: {e}; reading the loose refs only",
+                repo.common_dir().join("packed-refs").display()
+            ));
+            loose_ref_tips(repo)
+                .into_iter()
+                .map(|(n, id)| (n, Ok(id)))
+                .collect()
+        }
+    };
+    let head = repo
+        .head_name()
+        .ok()
+        .flatten()
+        .map(|n| n.as_bstr().to_string());
+    for (name, peeled) in refs {
+        match peeled {
+            Err(message) => problems.push(message),
+            Ok(id) => {
+                let must_be_commit = name.starts_with("refs/heads/")
+                    || name.starts_with("refs/remotes/")
+                    || head.as_deref() == Some(name.as_str());
+                if !must_be_commit {
+                    continue;
+                }
+                match repo.find_header(id) {
+                    Ok(h) if h.kind() == gix::objs::Kind::Commit => {}
+                    Ok(h) => problems.push(format!(
+                        "reference {name} points to {} {id}, not to a commit: its history is not walked",
+                        h.kind()
+                    )),
+                    Err(e) => problems.push(format!(
+                        "reference {name} points to object {id}, which cannot be read: {e}"
+                    )),
+                }
+            }
+        }
+    }
+    // An unborn HEAD (a new repository) is no problem; a branch that exists but does not resolve
+    // was reported above.
+    problems.sort();
+    problems.dedup();
+    problems
+}
+
+/// Whether the repository is a shallow clone (its history is cut at the commits listed in the
+/// `shallow` file).
+pub fn is_shallow(repo: &gix::Repository) -> bool {
+    std::fs::metadata(repo.common_dir().join("shallow")).is_ok_and(|m| m.len() > 0)
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// The commits of a walk, indexed `0..len()`, with their trees, parents and a topological order.
@@ -571,9 +727,18 @@ impl CommitGraph {
         let hash = repo.object_hash();
         let mut buf = Vec::new();
         let mut errors = Vec::new();
+        // In a shallow clone, parents past the boundary are missing by design; anywhere else a
+        // missing commit is a broken history.
+        let shallow = is_shallow(repo);
         let mut read = |id: &ObjectId| -> Option<(ObjectId, Vec<ObjectId>, i64)> {
             let data = match gix::objs::Find::try_find(&repo.objects, id, &mut buf) {
-                Ok(found) => found?,
+                Ok(Some(found)) => found,
+                Ok(None) => {
+                    if !shallow {
+                        errors.push(format!("commit {id} is missing from the object database"));
+                    }
+                    return None;
+                }
                 Err(e) => {
                     errors.push(format!("commit {id} cannot be read: {e}"));
                     return None;
@@ -651,6 +816,8 @@ impl CommitGraph {
                 }
             }
         }
+        errors.sort();
+        errors.dedup();
         g.errors = errors;
         g
     }

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Generates adversarial inputs (keyword-dense long lines, repeated lines, runs of one keyword, ...)
+# and reports keysweep's matching speed on each, in MB/s on one core (--threads 1), beside an
+# ordinary file of the same size. Not used by `cargo test`.
+#
+# usage: scripts/bench-adversarial.sh [RUNS] [OTHER_KEYSWEEP]
+#   RUNS            runs per shape and binary (default 3); the median is reported
+#   OTHER_KEYSWEEP  a second keysweep binary (e.g. an older build) timed in the same run,
+#                   alternating with this one, for a before/after table
+# Environment:
+#   KS_ADV_DIR      where the inputs are generated (default: ${TMPDIR:-/tmp}/keysweep-adversarial)
+#   KS_ADV_TIMEOUT  seconds after which a run is stopped and reported as "> N s" (default 120)
+#   KS_ADV_SCALE    multiplies every input size (default 1)
+#   KEYSWEEP_BIN    the keysweep binary to time (default: build target/release/keysweep)
+#
+# The target is >= 50 MB/s per core on every shape: matching is linear in the input whatever its
+# shape.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+other=${2:-}
+dir=${KS_ADV_DIR:-${TMPDIR:-/tmp}/keysweep-adversarial}
+timeout=${KS_ADV_TIMEOUT:-120}
+scale=${KS_ADV_SCALE:-1}
+if [ -n "${KEYSWEEP_BIN:-}" ]; then
+  ks=$KEYSWEEP_BIN
+else
+  cargo build --release --quiet
+  ks=$PWD/target/release/keysweep
+fi
+mkdir -p "$dir"
+
+python3 - "$dir" "$scale" <<'PY'
+import os, random, sys
+out, scale = sys.argv[1], float(sys.argv[2])
+MB = 1 << 20
+def write(name, size, make):
+    path = os.path.join(out, name)
+    want = int(size * scale)
+    if os.path.exists(path) and os.path.getsize(path) >= want:
+        return
+    data = make(want)
+    with open(path, "wb") as f:
+        f.write(data[:max(want, 1)] if len(data) > want else data)
+def repeat(unit):
+    return lambda n: unit * (n // len(unit) + 1)
+rnd = random.Random(13)
+alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+def tokens(n, fmt):
+    parts, size, i = [], 0, 0
+    while size < n:
+        s = fmt(i).encode()
+        parts.append(s)
+        size += len(s)
+        i += 1
+    return b"".join(parts)
+# An ordinary source file: code with an occasional keyword, for comparison.
+def ordinary(n):
+    lines = [
+        "def handler_{i}(request):\n",
+        "    value_{i} = compute(request.GET.get('page', {i}))\n",
+        "    # the token is checked upstream\n",
+        "    return render(request, 'page_{i}.html', {{'value': value_{i}}})\n",
+        "\n",
+    ]
+    return tokens(n, lambda i: lines[i % len(lines)].format(i=i))
+write("ordinary.py", 8 * MB, ordinary)
+# The issue's shapes (issue 13, item 1).
+write("minified-line.js", 8 * MB, lambda n: tokens(
+    n, lambda i: f'var t{i}={{token:"",secret:"",password:"",apiKey:""}};'))
+write("minified-lines.js", 8 * MB, lambda n: tokens(
+    n, lambda i: f'var t{i}={{token:"",secret:"",password:"",apiKey:""}};\n'))
+write("secret-key-line.py", 8 * MB, repeat(b"SECRET_KEY = '"))
+write("ghp-run.txt", 20 * MB, repeat(b"ghp_"))
+write("identical-password-lines.py", 39 * MB, repeat(b"password = '" + b"a" * 25 + b"'\n"))
+# More shapes of the same kind.
+write("pem-begin-lines.txt", 8 * MB, repeat(b"-----BEGIN RSA PRIVATE KEY-----\n"))
+write("pem-begin-line.txt", 8 * MB, repeat(b"-----BEGIN RSA PRIVATE KEY-----"))
+write("url-userinfo-line.txt", 8 * MB, repeat(b"https://user:pass@"))
+write("jwt-prefix-run.txt", 8 * MB, repeat(b"eyJ"))
+write("slack-prefix-run.txt", 8 * MB, repeat(b"xoxb-"))
+write("mixed-case-pass-line.txt", 8 * MB, repeat(b"PaSsWoRd=PwD:"))
+write("concat-literals-line.py", 8 * MB,
+      lambda n: b"SECRET_KEY = (" + b"'abcdefgh' " * (n // 11 + 1))
+write("sparse-keyword-long-line.txt", 16 * MB, lambda n: tokens(
+    n, lambda i: "".join(rnd.choice(alnum) for _ in range(1000)) + " token="))
+write("distinct-keyword-lines.py", 16 * MB, lambda n: tokens(
+    n, lambda i: f"token_{i} = get_token(request, {i})  # secret {i}\n"))
+write("random-base64-line.txt", 32 * MB, lambda n: bytes(
+    rnd.choice(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+    for _ in range(n)))
+write("quotes-and-keys-line.txt", 8 * MB, repeat(b"'\"key\"='\"secret\"'"))
+# Many real-looking findings: each line a distinct synthetic token assignment.
+write("many-findings.env", 4 * MB, lambda n: tokens(
+    n, lambda i: f"SERVICE_{i}_TOKEN=" + "".join(rnd.choice(alnum) for _ in range(32)) + "\n"))
+PY
+
+python3 - "$dir" "$runs" "$timeout" "$ks" "$other" <<'PY'
+import os, statistics, subprocess, sys, time
+dir, runs, timeout, ks, other = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+bins = {"this": ks}
+if other:
+    bins["other"] = other
+shapes = sorted(os.listdir(dir), key=lambda s: (s != "ordinary.py", s))
+def once(binary, path):
+    cmd = [binary, "scan", path, "--no-history", "--format", "jsonl", "--quiet", "--threads", "1"]
+    t = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, None
+    wall = time.perf_counter() - t
+    if p.returncode not in (0, 1):
+        sys.exit(f"{binary} failed ({p.returncode}) on {path}: {p.stderr.decode()[:500]}")
+    return wall, p.stdout.count(b"\n")
+print(f"{runs} runs per shape and binary, alternating, medians; --threads 1; timeout {timeout:.0f} s")
+head = f"{'shape':30s} {'MB':>6s}"
+for b in bins:
+    head += f" {b + ' s':>9s} {b + ' MB/s':>11s} {'found':>7s}"
+print(head)
+worst = None
+for shape in shapes:
+    path = os.path.join(dir, shape)
+    mb = os.path.getsize(path) / 1e6
+    walls = {b: [] for b in bins}
+    found = {}
+    for _ in range(runs):
+        for b, binary in bins.items():
+            if walls[b] and walls[b][-1] is None:
+                continue
+            w, n = once(binary, path)
+            walls[b].append(w)
+            found[b] = n
+    line = f"{shape:30s} {mb:6.1f}"
+    for b in bins:
+        ws = [w for w in walls[b] if w is not None]
+        if len(ws) < len(walls[b]) or not ws:
+            line += f" {'>' + format(timeout, '.0f'):>9s} {'<' + format(mb / timeout, '.2f'):>11s} {'-':>7s}"
+            rate = 0.0
+        else:
+            med = statistics.median(ws)
+            rate = mb / med
+            line += f" {med:9.3f} {rate:11.1f} {found[b]:7d}"
+        if b == "this":
+            worst = rate if worst is None else min(worst, rate)
+    print(line, flush=True)
+print(f"slowest shape (this binary): {worst:.1f} MB/s per core (target >= 50)")
+PY
