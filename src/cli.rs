@@ -1,5 +1,8 @@
 //! The command line: clap derive structs only, and their conversion into validated configuration
 //! (`Cli::into_config`-style functions). The only module besides `main.rs` that knows about clap.
+//!
+//! Size (~670 lines): a flat list of clap argument structs, one per subcommand, with their conversion;
+//! long like ripgrep's `defs.rs`, not deep.
 
 use std::collections::HashSet;
 use std::path::PathBuf;

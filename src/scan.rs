@@ -1,5 +1,8 @@
 //! Wiring only: sources → rayon → matcher → findings → (provenance) → the caller's reporter. Each
 //! distinct blob is matched once, whatever number of paths or commits carry it.
+//!
+//! Size (~650 lines): the scan modes (history, working tree, staged, stdin) share the blob scanner and the
+//! reporting of items; each mode is a short function here. The next mode should move the modes into `scan/`.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;

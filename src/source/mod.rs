@@ -1,6 +1,7 @@
 //! Sources: the only code that walks anything. `fs` walks a directory tree, `git` enumerates a
 //! repository's object database, `staged` lists what the index would commit. Each hands blobs to a consumer; none of them matches.
 
+pub mod commits;
 pub mod fs;
 pub mod git;
 pub mod staged;
