@@ -131,6 +131,11 @@ pub fn read_records(path: &Path) -> Result<Vec<Value>> {
         path: path.to_path_buf(),
         source,
     })?;
+    parse_records(path, &text)
+}
+
+/// The records of a report already read from `path` (named in errors).
+pub fn parse_records(path: &Path, text: &str) -> Result<Vec<Value>> {
     let bad = |e: serde_json::Error| {
         Error::Config(format!(
             "{}: not a keysweep JSON report: {e}",
@@ -138,7 +143,7 @@ pub fn read_records(path: &Path) -> Result<Vec<Value>> {
         ))
     };
     let records: Vec<Value> = if text.trim_start().starts_with('[') {
-        serde_json::from_str(&text).map_err(bad)?
+        serde_json::from_str(text).map_err(bad)?
     } else {
         text.lines()
             .filter(|l| !l.trim().is_empty())

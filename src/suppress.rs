@@ -282,7 +282,7 @@ pub fn read_baseline(path: &Path) -> Result<HashSet<String>> {
         let file: BaselineFile = serde_json::from_str(&text).map_err(bad)?;
         return Ok(file.entries.into_iter().map(|e| e.fingerprint).collect());
     }
-    let records = crate::merge::read_records(path)?;
+    let records = crate::merge::parse_records(path, &text)?;
     Ok(records
         .iter()
         .filter_map(|r| {
