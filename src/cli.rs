@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{
-    load_rules, parse_size, thread_count, HistoryMode, HistoryScope, RuleOptions, ScanConfig,
-    Target, DEFAULT_MAX_FILE_SIZE,
+    load_rules, parse_size, thread_count, CacheMode, HistoryMode, HistoryScope, RuleOptions,
+    ScanConfig, Target, DEFAULT_MAX_FILE_SIZE,
 };
 use crate::error::{Error, Result};
 use crate::report::Format;
@@ -562,6 +562,13 @@ pub struct ScanArgs {
     /// List every branch and tag from which each secret is reachable.
     #[arg(long)]
     pub all_provenance: bool,
+    /// Remember what a whole-history sweep read and found (under the git directory), so the next
+    /// sweep reads only new packs and loose objects (the default when the git directory is writable).
+    #[arg(long, conflicts_with = "no_cache")]
+    pub cache: bool,
+    /// Neither read nor write the history cache: sweep every object.
+    #[arg(long)]
+    pub no_cache: bool,
     /// Do not report findings in this baseline (`keysweep baseline create`) or JSON report of
     /// an earlier scan.
     #[arg(long, value_name = "FILE")]
@@ -653,6 +660,13 @@ impl ScanArgs {
                 include: Vec::new(),
                 exclude: Vec::new(),
                 all_provenance: self.all_provenance,
+            },
+            cache: if self.no_cache {
+                CacheMode::Off
+            } else if self.cache {
+                CacheMode::On
+            } else {
+                CacheMode::Auto
             },
             baseline,
             baseline_file: self.baseline,

@@ -66,6 +66,18 @@ impl HistoryScope {
     }
 }
 
+/// Whether whole-history sweeps use the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheMode {
+    /// Used when the git directory is writable; silently not used otherwise.
+    #[default]
+    Auto,
+    /// `--cache`: used, and a cache that cannot be written is reported.
+    On,
+    /// `--no-cache`: neither read nor written.
+    Off,
+}
+
 /// A validated scan configuration.
 #[derive(Debug)]
 pub struct ScanConfig {
@@ -87,6 +99,8 @@ pub struct ScanConfig {
     pub no_progress: bool,
     pub history: HistoryMode,
     pub scope: HistoryScope,
+    /// Whether whole-history sweeps read and write the history cache (`crate::cache`).
+    pub cache: CacheMode,
     /// Findings whose fingerprint is listed here are not reported.
     pub baseline: HashSet<String>,
     /// The file `baseline` was read from, for `--report-unused`.

@@ -2,7 +2,7 @@
 //! turns them into line/column locations and the stable record that every output format shares
 //! (the JSON contract of shared/DESIGN.md).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::blob::BlobId;
@@ -15,7 +15,7 @@ const MAX_MATCH_TEXT: usize = 8 * 1024;
 
 /// A match located within its blob, before a path or commit is attached. Computed once per distinct
 /// blob while its bytes are in memory.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BlobMatch {
     /// Index of the rule in the rule set.
     pub rule: usize,

@@ -8,6 +8,7 @@
 //! what is shown) sits at the bottom with `error`.
 
 pub mod blob;
+pub mod cache;
 pub mod ci;
 pub mod cli;
 pub mod config;

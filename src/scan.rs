@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::blob::BlobId;
-use crate::config::{HistoryMode, ScanConfig, Target};
+use crate::cache::{cache_key, CachedBlob, HistoryCache, SweepRecord};
+use crate::config::{CacheMode, HistoryMode, ScanConfig, Target};
 use crate::error::{Error, Result};
 use crate::finding::{BlobMatch, Finding, LineCursor, Origin};
 use crate::group::assign_secret_groups;
@@ -20,7 +21,7 @@ use crate::provenance::find_provenance;
 use crate::report::progress::Progress;
 use crate::report::{human_bytes, Diagnostics, ScanTotals, Stats};
 use crate::source::fs::{FsItem, FsSource};
-use crate::source::git::{is_shallow, ref_problems, GitItem, GitSource};
+use crate::source::git::{is_shallow, ref_problems, GitItem, GitSource, Skip};
 use crate::source::staged::staged_changes;
 use crate::suppress::has_inline_marker;
 
@@ -63,6 +64,13 @@ impl<'r> BlobScanner<'r> {
     /// The matches of a blob already scanned.
     pub fn try_find_matches(&self, id: &BlobId) -> Option<Arc<Vec<BlobMatch>>> {
         self.lock().get(id).and_then(|slot| slot.get().cloned())
+    }
+
+    /// Records `matches` as what blob `id` produces (read from the history cache), so it is not
+    /// matched again.
+    pub fn remember(&self, id: BlobId, matches: Vec<BlobMatch>) {
+        let slot = self.lock().entry(id).or_default().clone();
+        let _ = slot.set(Arc::new(matches));
     }
 
     /// Matches `bytes` (blob `id`) unless that blob was scanned before, and returns its matches.
@@ -360,11 +368,38 @@ pub fn scan_history(
     let progress = Progress::new("history", !config.no_progress);
     let hits: Mutex<Vec<BlobId>> = Mutex::new(Vec::new());
     let binary_hits: Mutex<HashSet<BlobId>> = Mutex::new(HashSet::new());
-    let sweep = git.for_each_blob(&config.scope, config.max_blob_size, |item| {
+    let too_large: Mutex<HashMap<BlobId, u64>> = Mutex::new(HashMap::new());
+    let warn_too_large = |id: BlobId, size: u64| {
+        Stats::add(&scanner.stats.too_large_skipped, 1);
+        diags.warn(format_args!(
+            "blob {id}: skipped: {} is over --max-blob-size ({})",
+            human_bytes(size),
+            human_bytes(config.max_blob_size)
+        ));
+    };
+    let cache = open_cache(config, git, diags);
+    let mut skip = Skip::default();
+    let mut loose_before = Vec::new();
+    if let Some(cache) = &cache {
+        skip = cache.skip(git);
+        loose_before = git.loose_ids(&mut |_| {});
+        for (id, blob) in cache.blobs(git) {
+            if blob.binary {
+                lock(&binary_hits).insert(id);
+            }
+            scanner.remember(id, blob.matches);
+            lock(&hits).push(id);
+        }
+        for (id, size) in cache.too_large(git) {
+            lock(&too_large).insert(id, size);
+            warn_too_large(id, size);
+        }
+    }
+    let sweep = git.for_each_blob_skipping(&config.scope, config.max_blob_size, &skip, |item| {
         match item {
             GitItem::Blob(b) => {
                 if !scanner.scan(b.id, b.bytes).is_empty() {
-                    hits.lock().unwrap_or_else(|e| e.into_inner()).push(b.id);
+                    lock(&hits).push(b.id);
                 }
             }
             // Scanned so that a secret a file held before the scope is not reported as new.
@@ -375,22 +410,15 @@ pub fn scan_history(
             // blobs too, up to a bound, so that a purge plan knows they hold secrets.
             GitItem::Binary(b) if b.bytes.len() as u64 <= MAX_BINARY_SCAN => {
                 if !scanner.scan(b.id, b.bytes).is_empty() {
-                    let mut hits = hits.lock().unwrap_or_else(|e| e.into_inner());
-                    hits.push(b.id);
-                    binary_hits
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(b.id);
+                    lock(&hits).push(b.id);
+                    lock(&binary_hits).insert(b.id);
                 }
             }
             GitItem::Binary(_) => Stats::add(&scanner.stats.binary_skipped, 1),
             GitItem::TooLarge { id, size } => {
-                Stats::add(&scanner.stats.too_large_skipped, 1);
-                diags.warn(format_args!(
-                    "blob {id}: skipped: {} is over --max-blob-size ({})",
-                    human_bytes(size),
-                    human_bytes(config.max_blob_size)
-                ));
+                if lock(&too_large).insert(id, size).is_none() {
+                    warn_too_large(id, size);
+                }
             }
             GitItem::Error { message, .. } => diags.error(message),
         }
@@ -398,11 +426,35 @@ pub fn scan_history(
         progress.set(get(&scanner.stats.blobs), get(&scanner.stats.bytes));
     });
     progress.finish();
-    sweep?;
+    let sweep = sweep?;
     let mut ids = hits.into_inner().unwrap_or_else(|e| e.into_inner());
     let binary_hits = binary_hits.into_inner().unwrap_or_else(|e| e.into_inner());
     ids.sort();
     ids.dedup();
+    if let (Some(cache), 0) = (cache, sweep.errors) {
+        let record = SweepRecord {
+            packs: git.pack_files(),
+            loose: loose_before,
+            blobs: ids
+                .iter()
+                .filter_map(|id| {
+                    Some(CachedBlob {
+                        id: id.to_string(),
+                        binary: binary_hits.contains(id),
+                        matches: scanner.try_find_matches(id)?.to_vec(),
+                    })
+                })
+                .collect(),
+            too_large: too_large
+                .into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .into_iter()
+                .collect(),
+        };
+        if let Err(e) = cache.store(record) {
+            diags.warn(e);
+        }
+    }
     let prov = find_provenance(git, &ids, &config.scope, &|m| diags.error(m))?;
     let rules = scanner.matcher().rules();
     let mut out: Vec<Finding> = Vec::new();
@@ -442,6 +494,30 @@ pub fn scan_history(
         }
     }
     Ok(out)
+}
+
+/// The history cache for a whole-history sweep (unless `--no-cache`), with its note on stderr
+/// when it cannot be used.
+fn open_cache(config: &ScanConfig, git: &GitSource, diags: &Diagnostics) -> Option<HistoryCache> {
+    if config.cache == CacheMode::Off || !config.scope.is_everything() {
+        return None;
+    }
+    let key = cache_key(
+        &config.rules,
+        config.max_blob_size,
+        config.prefilter,
+        MAX_BINARY_SCAN,
+    );
+    let (cache, note) = HistoryCache::open(git, key, config.cache);
+    if let Some(note) = note {
+        diags.info(format_args!("note: {note}"));
+    }
+    Some(cache)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Values are inserted whole, so a poisoned lock is still consistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Whether an earlier version's matches `old` already hold the secret `m` found (by the same

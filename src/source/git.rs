@@ -64,6 +64,16 @@ pub struct SweepStats {
     pub errors: u64,
 }
 
+/// What a whole-history sweep passes over because an earlier sweep already read it (see
+/// `crate::cache`): packs by file name, and loose objects.
+#[derive(Debug, Default, Clone)]
+pub struct Skip {
+    /// File names of `.pack` files (`pack-<checksum>.pack`).
+    pub packs: HashSet<String>,
+    /// Loose object ids.
+    pub loose: HashSet<ObjectId>,
+}
+
 /// A repository opened for sweeping. Cheap to share between threads.
 pub struct GitSource {
     repo: gix::ThreadSafeRepository,
@@ -258,6 +268,18 @@ impl GitSource {
         max_blob_size: u64,
         visit: impl Fn(GitItem<'_>) + Sync,
     ) -> Result<SweepStats> {
+        self.for_each_blob_skipping(scope, max_blob_size, &Skip::default(), visit)
+    }
+
+    /// [`GitSource::for_each_blob`], passing over the packs and loose objects in `skip` when the
+    /// sweep covers the whole object database (`skip` is ignored by scoped sweeps).
+    pub fn for_each_blob_skipping(
+        &self,
+        scope: &HistoryScope,
+        max_blob_size: u64,
+        skip: &Skip,
+        visit: impl Fn(GitItem<'_>) + Sync,
+    ) -> Result<SweepStats> {
         let visit_bytes = |id: &ObjectId, bytes: &[u8]| {
             let id = BlobId(*id);
             if bytes.len() as u64 > max_blob_size {
@@ -272,7 +294,7 @@ impl GitSource {
             }
         };
         match self.scope_commits(scope)? {
-            None => Ok(self.sweep_all(&visit_bytes, &|_| true, max_blob_size, &visit)),
+            None => Ok(self.sweep_all(&visit_bytes, &|_| true, max_blob_size, skip, &visit)),
             Some(graph) => {
                 let repo = self.repo();
                 let mut ids = HashSet::new();
@@ -319,7 +341,9 @@ impl GitSource {
                         }
                     };
                     let in_scope = |id: &ObjectId| wanted.contains(id) || base_set.contains(id);
-                    let mut stats = self.sweep_all(&filtered, &in_scope, max_blob_size, &visit);
+                    let no_skip = Skip::default();
+                    let mut stats =
+                        self.sweep_all(&filtered, &in_scope, max_blob_size, &no_skip, &visit);
                     stats.errors += walk_errors;
                     return Ok(stats);
                 }
@@ -393,6 +417,7 @@ impl GitSource {
         visit_bytes: &(impl Fn(&ObjectId, &[u8]) + Sync),
         keep: &(dyn Fn(&ObjectId) -> bool + Sync),
         max_blob_size: u64,
+        skip: &Skip,
         visit: &(impl Fn(GitItem<'_>) + Sync),
     ) -> SweepStats {
         let mut stats = SweepStats {
@@ -409,6 +434,9 @@ impl GitSource {
         let threads = rayon::current_num_threads();
         let interrupt = AtomicBool::new(false);
         for (pi, bundle) in self.packs.iter().enumerate() {
+            if skip.packs.contains(&pack_name(bundle)) {
+                continue;
+            }
             let n = bundle.index.num_objects();
             // Which entries were handed on, for the fallback if the traversal stops half-way.
             let done: Vec<AtomicU64> = (0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
@@ -464,30 +492,54 @@ impl GitSource {
                 stats.errors += errors;
             }
         }
-        let mut loose: Vec<ObjectId> = Vec::new();
-        let hash = self.hash;
-        for dir in &self.objects_dirs {
-            for id in gix::odb::loose::Store::at(dir, hash).iter() {
-                match id {
-                    Ok(id) if !self.in_pack_before(&id, self.packs.len()) => loose.push(id),
-                    Ok(_) => {}
-                    Err(err) => {
-                        stats.errors += 1;
-                        visit(GitItem::Error {
-                            id: None,
-                            message: format!("{}: cannot list loose objects: {err}", dir.display()),
-                        });
-                    }
-                }
-            }
-        }
-        loose.retain(|id| keep(id));
-        loose.sort_unstable();
-        loose.dedup();
+        let mut loose = self.loose_ids(&mut |message| {
+            stats.errors += 1;
+            visit(GitItem::Error { id: None, message });
+        });
+        loose.retain(|id| keep(id) && !skip.loose.contains(id));
         let (looked_up, errors) = self.lookup_blobs(&loose, visit_bytes, max_blob_size, visit);
         stats.looked_up_blobs += looked_up;
         stats.errors += errors;
         stats
+    }
+
+    /// The loose objects of the repository and its alternates that no pack holds, sorted; a
+    /// directory that cannot be listed goes to `on_error`.
+    pub fn loose_ids(&self, on_error: &mut dyn FnMut(String)) -> Vec<ObjectId> {
+        let mut loose: Vec<ObjectId> = Vec::new();
+        for dir in &self.objects_dirs {
+            for id in gix::odb::loose::Store::at(dir, self.hash).iter() {
+                match id {
+                    Ok(id) if !self.in_pack_before(&id, self.packs.len()) => loose.push(id),
+                    Ok(_) => {}
+                    Err(err) => on_error(format!(
+                        "{}: cannot list loose objects: {err}",
+                        dir.display()
+                    )),
+                }
+            }
+        }
+        loose.sort_unstable();
+        loose.dedup();
+        loose
+    }
+
+    /// The packs a whole-history sweep reads: each `.pack` file's name and size in bytes.
+    pub fn pack_files(&self) -> Vec<(String, u64)> {
+        self.packs
+            .iter()
+            .map(|b| (pack_name(b), b.pack.data_len() as u64))
+            .collect()
+    }
+
+    /// Whether the object database (packs, loose objects, alternates) holds `id`.
+    pub fn has_object(&self, id: &ObjectId) -> bool {
+        self.repo().has_object(id)
+    }
+
+    /// The git directory shared by all worktrees (where `objects/` and `refs/` live).
+    pub fn common_dir(&self) -> PathBuf {
+        self.repo().common_dir().to_path_buf()
     }
 
     /// The per-object path: in parallel, with a thread-local handle and object cache per worker;
@@ -532,6 +584,17 @@ impl GitSource {
         );
         (blobs.into_inner(), errors.into_inner())
     }
+}
+
+/// The file name of a bundle's `.pack` file (`pack-<checksum>.pack`): git names packs by their
+/// content, so a repack makes new names.
+fn pack_name(bundle: &pack::Bundle) -> String {
+    bundle
+        .pack
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Resolves a revision (`main`, `v1.0`, a sha, `HEAD~3`) to a commit.
