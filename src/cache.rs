@@ -158,7 +158,14 @@ impl HistoryCache {
                     )),
                 ),
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Body::default(), None),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                (Body::default(), None)
+            }
             Err(e) => (
                 Body::default(),
                 Some(format!(
@@ -195,11 +202,6 @@ impl HistoryCache {
                 .filter_map(|h| gix::ObjectId::from_hex(h.as_bytes()).ok())
                 .collect(),
         }
-    }
-
-    /// Packs and loose objects passed over, for the note on stderr.
-    pub fn is_empty(&self) -> bool {
-        self.body.packs.is_empty() && self.body.loose.is_empty()
     }
 
     /// The cached blobs with matches that the object database still holds.

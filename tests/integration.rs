@@ -2,6 +2,7 @@
 //! covers one area and runs the real `keysweep` binary or the library's public API.
 
 mod action;
+mod cache;
 mod cli;
 mod context;
 mod django_corpus;
