@@ -12,6 +12,7 @@ mod gitleaks_config;
 mod history;
 mod hooks;
 mod hostile;
+mod large_blobs;
 mod merge;
 mod precision;
 mod purge;

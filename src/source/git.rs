@@ -32,6 +32,7 @@ pub use crate::source::commits::{
     is_shallow, read_tree, walk_introductions, CommitGraph, PathBlob,
 };
 use crate::source::fs::is_binary;
+use crate::source::pack_walk;
 
 /// What the sweep found for one blob.
 #[derive(Debug)]
@@ -441,32 +442,31 @@ impl GitSource {
             // Which entries were handed on, for the fallback if the traversal stops half-way.
             let done: Vec<AtomicU64> = (0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
             let delivered = AtomicU64::new(0);
-            let res = bundle.index.traverse(
-                &bundle.pack,
-                &mut gix::progress::Discard,
+            let mark_done = |id: &ObjectId| {
+                if let Some(i) = bundle.index.lookup(id) {
+                    done[i as usize / 64].fetch_or(1 << (i % 64), Ordering::Relaxed);
+                }
+                pi == 0 || !self.in_pack_before(id, pi)
+            };
+            let res = pack_walk::traverse(
+                bundle,
+                max_blob_size,
+                threads,
                 &interrupt,
-                |kind, data, entry, _progress| {
-                    if kind != gix::objs::Kind::Blob {
-                        return Ok(());
-                    }
-                    if let Some(i) = bundle.index.lookup(entry.oid) {
-                        done[i as usize / 64].fetch_or(1 << (i % 64), Ordering::Relaxed);
-                    }
-                    if pi == 0 || !self.in_pack_before(&entry.oid, pi) {
+                &|kind, id, data| {
+                    if kind == gix::objs::Kind::Blob && mark_done(id) {
                         delivered.fetch_add(1, Ordering::Relaxed);
-                        visit_bytes(&entry.oid, data);
+                        visit_bytes(id, data);
                     }
-                    Ok(())
                 },
-                pack::index::traverse::Options {
-                    traversal: pack::index::traverse::Algorithm::DeltaTreeLookup,
-                    thread_limit: Some(threads),
-                    // Object ids are trusted: re-hashing every object would cost as much as
-                    // decoding it. A corrupt entry still fails to inflate or to apply.
-                    check:
-                        pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerification,
-                    alloc_limit_bytes: None,
-                    make_pack_lookup_cache: || pack::cache::Never,
+                &|id, size| {
+                    if mark_done(id) && keep(id) {
+                        delivered.fetch_add(1, Ordering::Relaxed);
+                        visit(GitItem::TooLarge {
+                            id: BlobId(*id),
+                            size,
+                        });
+                    }
                 },
             );
             stats.packed_blobs += delivered.into_inner();

@@ -4,4 +4,5 @@
 pub mod commits;
 pub mod fs;
 pub mod git;
+pub mod pack_walk;
 pub mod staged;
