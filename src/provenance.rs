@@ -136,14 +136,14 @@ impl Provenance {
 }
 
 /// Blobs (by index into the wanted list) below a tree, with their paths relative to it.
-type Hits = Arc<Vec<(u32, BString)>>;
+pub(crate) type Hits = Arc<Vec<(u32, BString)>>;
 
 /// Number of independently locked parts of the tree memo.
 const SHARDS: usize = 64;
 
 /// Expands trees once each (give or take a race between threads), remembering which wanted
 /// blobs lie below each. Shared by all threads of the walk.
-struct TreeIndex<'a> {
+pub(crate) struct TreeIndex<'a> {
     wanted: &'a HashMap<ObjectId, u32>,
     memo: Vec<Mutex<gix::hashtable::HashMap<ObjectId, Hits>>>,
     none: Hits,
@@ -151,7 +151,10 @@ struct TreeIndex<'a> {
 }
 
 impl<'a> TreeIndex<'a> {
-    fn new(wanted: &'a HashMap<ObjectId, u32>, on_error: &'a (dyn Fn(String) + Sync)) -> Self {
+    pub(crate) fn new(
+        wanted: &'a HashMap<ObjectId, u32>,
+        on_error: &'a (dyn Fn(String) + Sync),
+    ) -> Self {
         TreeIndex {
             wanted,
             memo: (0..SHARDS).map(|_| Mutex::default()).collect(),
@@ -170,7 +173,7 @@ impl<'a> TreeIndex<'a> {
     }
 
     /// The wanted blobs below tree `id`. An unreadable tree is reported and counts as empty.
-    fn hits(&self, repo: &gix::Repository, id: ObjectId, buf: &mut Vec<u8>) -> Hits {
+    pub(crate) fn hits(&self, repo: &gix::Repository, id: ObjectId, buf: &mut Vec<u8>) -> Hits {
         if let Some(h) = self.shard(&id).get(&id) {
             return h.clone();
         }
@@ -213,6 +216,26 @@ pub fn find_provenance(
     scope: &HistoryScope,
     on_error: &(dyn Fn(String) + Sync),
 ) -> Result<HashMap<BlobId, Provenance>> {
+    find_provenance_summarized(source, blobs, scope, on_error).map(|(p, _)| p)
+}
+
+/// What a whole-history provenance walk covered, for the history cache to build on.
+#[derive(Debug, Clone, Default)]
+pub struct WalkSummary {
+    /// The commits walked, and the latest committer time among them.
+    pub commits: usize,
+    pub max_time: i64,
+    /// Whether the walk read every commit, and every ref names a commit.
+    pub complete: bool,
+}
+
+/// [`find_provenance`], also saying what the walk covered.
+pub fn find_provenance_summarized(
+    source: &GitSource,
+    blobs: &[BlobId],
+    scope: &HistoryScope,
+    on_error: &(dyn Fn(String) + Sync),
+) -> Result<(HashMap<BlobId, Provenance>, WalkSummary)> {
     let repo = source.repo();
     let all_refs = scope.all_provenance;
     let wanted: HashMap<ObjectId, u32> = blobs
@@ -224,7 +247,7 @@ pub fn find_provenance(
     // The first commit (in walk order) holding each blob at each path.
     let mut first: HashMap<(u32, BString), u32> = HashMap::new();
     if blobs.is_empty() {
-        return Ok(HashMap::new());
+        return Ok((HashMap::new(), WalkSummary::default()));
     }
 
     let tips = ref_tips(&repo)?;
@@ -248,6 +271,12 @@ pub fn find_provenance(
     for message in &graph.errors {
         on_error(message.clone());
     }
+    let summary = WalkSummary {
+        commits: graph.len(),
+        max_time: graph.times.iter().copied().max().unwrap_or(i64::MIN),
+        complete: graph.errors.is_empty()
+            && kinds.iter().all(|k| *k == Some(gix::objs::Kind::Commit)),
+    };
     let mut rank = vec![0u32; graph.len()];
     for (i, &c) in graph.order.iter().enumerate() {
         rank[c as usize] = i as u32;
@@ -374,7 +403,7 @@ pub fn find_provenance(
     if !is_scoped {
         place_unreachable(source, &graph, &wanted, &mut out, on_error)?;
     }
-    Ok(blobs.iter().copied().zip(out).collect())
+    Ok((blobs.iter().copied().zip(out).collect(), summary))
 }
 
 /// For blobs no ref reaches (a full sweep found them in the object database): the index, then
@@ -460,7 +489,11 @@ fn place_unreachable(
     Ok(())
 }
 
-fn introduction(repo: &gix::Repository, id: ObjectId, path: BString) -> Result<Introduction> {
+pub(crate) fn introduction(
+    repo: &gix::Repository,
+    id: ObjectId,
+    path: BString,
+) -> Result<Introduction> {
     let err = |e: gix::Error| Error::Git {
         context: format!("commit {id} cannot be read"),
         source: Box::new(e),

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::blob::BlobId;
+use crate::cache::provenance::whole_history_provenance;
 use crate::cache::{cache_key, CachedBlob, HistoryCache, SweepRecord};
 use crate::config::{CacheMode, HistoryMode, ScanConfig, Target};
 use crate::error::{Error, Result};
@@ -431,6 +432,16 @@ pub fn scan_history(
     let binary_hits = binary_hits.into_inner().unwrap_or_else(|e| e.into_inner());
     ids.sort();
     ids.dedup();
+    let on_error = |m: String| diags.error(m);
+    let mut snapshot = None;
+    let prov = match &cache {
+        Some(cache) if !config.scope.all_provenance => {
+            let (prov, next) = whole_history_provenance(git, &ids, cache.provenance(), &on_error)?;
+            snapshot = next;
+            prov
+        }
+        _ => find_provenance(git, &ids, &config.scope, &on_error)?,
+    };
     if let (Some(cache), 0) = (cache, sweep.errors) {
         let record = SweepRecord {
             packs: git.pack_files(),
@@ -445,6 +456,7 @@ pub fn scan_history(
                     })
                 })
                 .collect(),
+            provenance: snapshot,
             too_large: too_large
                 .into_inner()
                 .unwrap_or_else(|e| e.into_inner())
@@ -455,7 +467,6 @@ pub fn scan_history(
             diags.warn(e);
         }
     }
-    let prov = find_provenance(git, &ids, &config.scope, &|m| diags.error(m))?;
     let rules = scanner.matcher().rules();
     let mut out: Vec<Finding> = Vec::new();
     // A secret kept through later edits of its file is in many blobs: report it once per path,

@@ -219,3 +219,41 @@ fn a_cached_too_large_blob_is_still_reported_as_skipped() {
         );
     }
 }
+
+#[test]
+fn provenance_after_new_commits_equals_a_walk_of_the_whole_graph() {
+    let mut repo = swept_repo();
+    // An old secret copied to a new path (a new introduction of an old blob), a new branch and
+    // a merge.
+    let old = std::fs::read_to_string(repo.path().join("app/config1.py")).expect("read");
+    repo.commit("copy", &[("copies/config1.py", old.as_str())]);
+    repo.git(&["checkout", "-q", "-b", "topic"]);
+    repo.commit("topic", &[("topic.env", &format!("T={}\n", token(80)))]);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.commit("main", &[("main.env", &format!("T={}\n", token(81)))]);
+    repo.git_commit(&["merge", "-q", "--no-ff", "-m", "merge", "topic"]);
+    let run = assert_same_as_uncached(&repo);
+    let findings = run.json();
+    let copy: Vec<_> = findings
+        .iter()
+        .filter(|f| f["path"] == "copies/config1.py")
+        .collect();
+    assert_eq!(copy.len(), 1, "{findings:#?}");
+    assert_eq!(
+        copy[0]["occurrences"],
+        findings
+            .iter()
+            .find(|f| f["path"] == "app/config1.py")
+            .expect("the original")["occurrences"]
+    );
+    // A commit dated before the history it is added to, a rewound branch: the cached walk
+    // cannot be extended, and the answer is still the whole graph's.
+    let mut cmd = repo.git_command(&["commit", "-q", "--allow-empty", "-m", "backdated"]);
+    cmd.env("GIT_COMMITTER_DATE", "1600000000 +0000");
+    repo.write("old.env", format!("T={}\n", token(82)));
+    repo.git(&["add", "-A"]);
+    assert!(cmd.status().expect("git runs").success());
+    assert_same_as_uncached(&repo);
+    repo.git(&["reset", "-q", "--hard", "HEAD~2"]);
+    assert_same_as_uncached(&repo);
+}

@@ -33,6 +33,8 @@ pub struct CommitGraph {
     pub outside_parent_trees: Vec<Vec<ObjectId>>,
     /// Parents before children; among commits that are ready, the oldest committer date first.
     pub order: Vec<u32>,
+    /// Committer time (seconds since the epoch) of each commit.
+    pub times: Vec<i64>,
     /// Commits that could not be read or decoded: the walk stopped there.
     pub errors: Vec<String>,
 }
@@ -144,6 +146,7 @@ impl CommitGraph {
         errors.sort();
         errors.dedup();
         g.errors = errors;
+        g.times = times;
         g
     }
 

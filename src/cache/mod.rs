@@ -18,8 +18,11 @@
 //! renamed over the old one, so a reader never sees half a file. A sweep that reported any error
 //! does not write the cache (it would record as swept an object that could not be read).
 //!
-//! Commits, trees and provenance are not cached: provenance is computed over the whole commit
-//! graph on every sweep, as without the cache.
+//! Provenance is cached too (`cache::provenance`): the introductions of the blobs with findings
+//! as of the last sweep's ref tips, extended by walking only the new commits when that is
+//! exactly what a walk of the whole graph would give.
+
+pub mod provenance;
 
 use std::collections::HashSet;
 use std::io::Write as _;
@@ -33,6 +36,7 @@ use crate::config::CacheMode;
 use crate::finding::BlobMatch;
 use crate::rules::RuleSet;
 use crate::source::git::{GitSource, Skip};
+use provenance::ProvenanceSnapshot;
 
 /// The first word of a cache file, and the format version after it.
 const MAGIC: &str = "keysweep-cache";
@@ -58,6 +62,9 @@ struct Body {
     blobs: Vec<CachedBlob>,
     /// `(blob id, size)` of blobs skipped as over `--max-blob-size`.
     too_large: Vec<(String, u64)>,
+    /// The provenance of `blobs` as of the sweep's ref tips, when it can be built on.
+    #[serde(default)]
+    provenance: Option<ProvenanceSnapshot>,
 }
 
 /// The cache of one repository for one key, as read at the start of a sweep.
@@ -80,6 +87,8 @@ pub struct SweepRecord {
     pub blobs: Vec<CachedBlob>,
     /// Every blob skipped as too large, cached or new.
     pub too_large: Vec<(BlobId, u64)>,
+    /// The provenance of `blobs`, to build the next sweep's on.
+    pub provenance: Option<ProvenanceSnapshot>,
 }
 
 /// The key a cache is valid for: keysweep's version and build (the executable's size and
@@ -204,6 +213,11 @@ impl HistoryCache {
         }
     }
 
+    /// The provenance recorded by the last sweep.
+    pub fn provenance(&self) -> Option<&ProvenanceSnapshot> {
+        self.body.provenance.as_ref()
+    }
+
     /// The cached blobs with matches that the object database still holds.
     pub fn blobs(&self, git: &GitSource) -> Vec<(BlobId, CachedBlob)> {
         self.body
@@ -247,6 +261,7 @@ impl HistoryCache {
             loose,
             blobs,
             too_large,
+            provenance: record.provenance,
         };
         match write_atomically(&self.file, &self.key, &body) {
             Err(e) if self.mode == CacheMode::On => Err(format!(
@@ -301,6 +316,7 @@ mod tests {
             loose: vec!["0".repeat(40)],
             blobs: Vec::new(),
             too_large: vec![("1".repeat(40), 5)],
+            provenance: None,
         }
     }
 
