@@ -2,7 +2,10 @@
 # Times keysweep's full history sweep beside `git cat-file --batch-all-objects --batch` (inflating
 # every object once, single-threaded: the floor a subprocess-based scanner cannot beat) and every
 # peer scanner installed by ../shared/bench/install-peers.sh, on the same repository, alternating
-# runs, and prints medians of wall time, CPU time, peak RSS and findings. Not used by `cargo test`.
+# runs, and prints medians of wall time, CPU time, peak RSS and findings. Then it times an
+# incremental re-sweep: in a clone of the repository, a full sweep writes the history cache, ten
+# commits with new secrets are added, and the re-sweep (which reads only the new objects) is timed
+# against the full sweep and compared with a --no-cache sweep. Not used by `cargo test`.
 #
 # usage: scripts/bench-history.sh [REPO] [RUNS]
 #   REPO  a git repository (default: $HOME/corpora/django)
@@ -10,6 +13,7 @@
 # env:  KEYSWEEP  binary to time (default: target/release/keysweep, built here)
 #       PEERS     where install-peers.sh put the peers (default: $HOME/peers); missing ones are skipped
 #       TOOLS     peers to try (default: "gitleaks betterleaks kingfisher noseyparker")
+#       RESWEEP   0 skips the re-sweep benchmark (default 1)
 #
 # Getting a large history: Django's full history (32,791 commits, 2.9 GB of blobs) is in the
 # public fork apprent1c3/django; clone it with
@@ -36,7 +40,8 @@ run_once() {
   local tool=$1 i=$2 t=$work/$tool.$i.time
   case $tool in
     keysweep)
-      /usr/bin/time -f "%e %U %S %M" -o "$t" "$KEYSWEEP" scan "$repo" --history-only \
+      # --no-cache: every run sweeps everything (and the corpus is not written to).
+      /usr/bin/time -f "%e %U %S %M" -o "$t" "$KEYSWEEP" scan "$repo" --history-only --no-cache \
         --format json --quiet -o "$work/keysweep.json" || [ $? -eq 1 ] || return 1
       local n
       n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$work/keysweep.json")
@@ -90,4 +95,31 @@ for t, (wall, cpu, rss, found, walls) in rows.items():
     ratio = f"{wall / base:.2f}x" if base else "-"
     print(f"{t:12s} {wall:8.2f} {cpu:8.2f} {rss:8.0f} {found:>9s} {ratio:>14s}  "
           + " ".join(f"{w:.2f}" for w in walls))
+PY
+
+[ "${RESWEEP:-1}" = 1 ] || exit 0
+# The incremental re-sweep, in a clone (the corpus is never written to).
+copy=$work/copy
+git clone -q --no-local "$repo" "$copy"
+ks() { "$KEYSWEEP" scan "$copy" --history-only --format json --quiet "$@" || [ $? -eq 1 ]; }
+timed() { /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null; tail -1 "$work/t"; }
+full=$(timed ks -o "$work/full.json")
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
+for i in $(seq 10); do
+  # A synthetic token in GitHub's format (not a credential), different in each commit.
+  tok=$(python3 -c 'import random,string,sys; random.seed(int(sys.argv[1])); a=string.ascii_letters+string.digits; print("ghp_"+"".join(random.choice(a) for _ in range(36)))' "$i")
+  echo "GITHUB_TOKEN = '$tok'" > "$copy/keysweep_bench_$i.py"
+  git -C "$copy" add -A && git -C "$copy" commit -q -m "bench commit $i"
+done
+re=$(timed ks -o "$work/re.json")
+again=$(timed ks -o "$work/again.json")
+nocache=$(timed ks --no-cache -o "$work/nocache.json")
+same=$(cmp -s "$work/re.json" "$work/nocache.json" && echo identical || echo DIFFERENT)
+python3 - "$full" "$re" "$again" "$nocache" "$same" <<'PY'
+import sys
+(fw, fr), (rw, rr), (aw, ar), (nw, nr) = (map(float, a.split()) for a in sys.argv[1:5])
+print(f"re-sweep (history cache) in a clone: full sweep {fw:.2f} s ({fr/1024:.0f} MB), "
+      f"after 10 new commits {rw:.2f} s ({rr/1024:.0f} MB) = {rw/fw:.1%} of the full sweep; "
+      f"unchanged {aw:.2f} s; --no-cache {nw:.2f} s; findings {sys.argv[5]} to --no-cache")
 PY

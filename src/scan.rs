@@ -227,7 +227,7 @@ fn scan_path(
             path.display()
         )));
     }
-    let git = match config.history {
+    let mut git = match config.history {
         HistoryMode::WorktreeOnly => None,
         HistoryMode::Both => match GitSource::try_open(path) {
             Ok(git) => git,
@@ -253,7 +253,7 @@ fn scan_path(
     if let (Some(git), HistoryMode::Staged) = (&git, config.history) {
         return scan_staged(git, scanner, diags).map(|f| (f, None));
     }
-    let mut findings = match &git {
+    let mut findings = match &mut git {
         Some(git) => scan_history(config, git, scanner, diags)?,
         None => Vec::new(),
     };
@@ -352,7 +352,7 @@ fn head_findings(
 /// provenance to the blobs that produced matches.
 pub fn scan_history(
     config: &ScanConfig,
-    git: &GitSource,
+    git: &mut GitSource,
     scanner: &BlobScanner<'_>,
     diags: &Diagnostics,
 ) -> Result<Vec<Finding>> {
@@ -428,6 +428,11 @@ pub fn scan_history(
     });
     progress.finish();
     let sweep = sweep?;
+    let packs_swept = git.pack_files();
+    // Provenance needs neither the packs' mappings nor the matcher's memo: free both before it
+    // maps the packs again for its walk.
+    git.release_packs();
+    scanner.matcher().forget();
     let mut ids = hits.into_inner().unwrap_or_else(|e| e.into_inner());
     let binary_hits = binary_hits.into_inner().unwrap_or_else(|e| e.into_inner());
     ids.sort();
@@ -444,7 +449,7 @@ pub fn scan_history(
     };
     if let (Some(cache), 0) = (cache, sweep.errors) {
         let record = SweepRecord {
-            packs: git.pack_files(),
+            packs: packs_swept,
             loose: loose_before,
             blobs: ids
                 .iter()

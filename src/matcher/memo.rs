@@ -6,7 +6,7 @@
 //! window of text around its hits. Both are pure functions of the bytes hashed, so results do not
 //! depend on which thread got there first, or on the order blobs arrive in.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
@@ -68,33 +68,77 @@ pub fn content_hash(bytes: &[u8]) -> u128 {
     xxh3_128(bytes)
 }
 
-/// A sharded, bounded map from content keys to shared results.
+/// A sharded, bounded map from content keys to shared results (lists). Empty results, most of
+/// them (a chunk without keywords, a window without a match), are remembered as keys only, which
+/// costs a fifth of a map entry with its shared list.
 #[derive(Debug)]
-pub struct Table<K, V> {
-    shards: Vec<Mutex<HashMap<K, Arc<V>>>>,
+pub struct Table<K, T> {
+    shards: Vec<Mutex<Shard<K, T>>>,
+    empty: Arc<Vec<T>>,
 }
 
-impl<K: Hash + Eq + Copy, V> Default for Table<K, V> {
+#[derive(Debug)]
+struct Shard<K, T> {
+    found: HashMap<K, Arc<Vec<T>>>,
+    none: HashSet<K>,
+}
+
+impl<K, T> Default for Shard<K, T> {
     fn default() -> Self {
-        Table {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        Shard {
+            found: HashMap::new(),
+            none: HashSet::new(),
         }
     }
 }
 
-impl<K: Hash + Eq + Copy, V> Table<K, V> {
-    /// The remembered value for `key`, or `compute()` (remembered while the table has room).
-    pub fn get_or_compute(&self, key: K, shard: u128, compute: impl FnOnce() -> V) -> Arc<V> {
-        let shard = &self.shards[(shard as usize) % SHARDS];
-        if let Some(v) = lock(shard).get(&key) {
-            return v.clone();
+impl<K: Hash + Eq + Copy, T> Default for Table<K, T> {
+    fn default() -> Self {
+        Table {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            empty: Arc::new(Vec::new()),
         }
-        let v = Arc::new(compute());
-        let mut map = lock(shard);
-        if map.len() < MAX_ENTRIES / SHARDS {
-            map.entry(key).or_insert_with(|| v.clone());
+    }
+}
+
+impl<K: Hash + Eq + Copy, T> Table<K, T> {
+    /// The remembered value for `key`, or `compute()` (remembered while the table has room).
+    pub fn get_or_compute(
+        &self,
+        key: K,
+        shard: u128,
+        compute: impl FnOnce() -> Vec<T>,
+    ) -> Arc<Vec<T>> {
+        let shard = &self.shards[(shard as usize) % SHARDS];
+        {
+            let s = lock(shard);
+            if s.none.contains(&key) {
+                return self.empty.clone();
+            }
+            if let Some(v) = s.found.get(&key) {
+                return v.clone();
+            }
+        }
+        let v = compute();
+        let mut s = lock(shard);
+        if v.is_empty() {
+            if s.none.len() < MAX_ENTRIES / SHARDS {
+                s.none.insert(key);
+            }
+            return self.empty.clone();
+        }
+        let v = Arc::new(v);
+        if s.found.len() < MAX_ENTRIES / SHARDS {
+            s.found.entry(key).or_insert_with(|| v.clone());
         }
         v
+    }
+
+    /// Forgets everything (frees the memory).
+    pub fn clear(&self) {
+        for shard in &self.shards {
+            *lock(shard) = Shard::default();
+        }
     }
 }
 

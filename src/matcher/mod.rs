@@ -57,9 +57,9 @@ pub struct Matcher<'r> {
     prefilter: Prefilter,
     use_prefilter: bool,
     /// Keyword hits per distinct chunk of text.
-    chunk_hits: Table<u128, Vec<prefilter::Hit>>,
+    chunk_hits: Table<u128, prefilter::Hit>,
     /// Confirmed matches per (distinct window of text, rule).
-    window_matches: Table<(u128, u32), Vec<WindowMatch>>,
+    window_matches: Table<(u128, u32), WindowMatch>,
 }
 
 impl<'r> Matcher<'r> {
@@ -79,6 +79,13 @@ impl<'r> Matcher<'r> {
     pub fn with_prefilter(mut self, on: bool) -> Self {
         self.use_prefilter = on;
         self
+    }
+
+    /// Forgets the memo tables (what distinct chunks and windows of text produced), freeing
+    /// their memory; later scans fill them again. Results do not change.
+    pub fn forget(&self) {
+        self.chunk_hits.clear();
+        self.window_matches.clear();
     }
 
     /// The rule set this matcher uses.
