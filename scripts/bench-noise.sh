@@ -41,7 +41,8 @@ for name in "${names[@]}"; do
   repo=$corpora/$name
   git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 || { echo "$repo: not a git repository" >&2; exit 2; }
   # keysweep: the whole history and the working tree, as a user runs it.
-  "$KEYSWEEP" scan "$repo" --format json --quiet -o "$work/$name.keysweep.json" || [ $? -eq 1 ]
+  # (--no-cache: the corpus is not written to.)
+  "$KEYSWEEP" scan "$repo" --no-cache --format json --quiet -o "$work/$name.keysweep.json" || [ $? -eq 1 ]
   # gitleaks: run-peer.sh prints "tool corpus mode run rc wall user sys maxrss" and then
   # "findings distinct" in one tab-separated field.
   CORPORA=$corpora OUT=$work/peers bash "$peer_script" gitleaks "$name" hist 1 \
