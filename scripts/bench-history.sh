@@ -101,9 +101,13 @@ PY
 # The incremental re-sweep, in a clone (the corpus is never written to).
 copy=$work/copy
 git clone -q --no-local "$repo" "$copy"
-ks() { "$KEYSWEEP" scan "$copy" --history-only --format json --quiet "$@" || [ $? -eq 1 ]; }
-timed() { /usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null; tail -1 "$work/t"; }
-full=$(timed ks -o "$work/full.json")
+# One sweep of the clone (extra arguments appended): prints "wall_s rss_kb".
+timed() {
+  /usr/bin/time -f "%e %M" -o "$work/t" "$KEYSWEEP" scan "$copy" --history-only --format json \
+    --quiet "$@" || [ $? -eq 1 ]
+  tail -1 "$work/t"
+}
+full=$(timed -o "$work/full.json")
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 for i in $(seq 10); do
@@ -112,9 +116,9 @@ for i in $(seq 10); do
   echo "GITHUB_TOKEN = '$tok'" > "$copy/keysweep_bench_$i.py"
   git -C "$copy" add -A && git -C "$copy" commit -q -m "bench commit $i"
 done
-re=$(timed ks -o "$work/re.json")
-again=$(timed ks -o "$work/again.json")
-nocache=$(timed ks --no-cache -o "$work/nocache.json")
+re=$(timed -o "$work/re.json")
+again=$(timed -o "$work/again.json")
+nocache=$(timed --no-cache -o "$work/nocache.json")
 same=$(cmp -s "$work/re.json" "$work/nocache.json" && echo identical || echo DIFFERENT)
 python3 - "$full" "$re" "$again" "$nocache" "$same" <<'PY'
 import sys
