@@ -37,7 +37,8 @@ trap 'rm -rf "$work"' EXIT
 
 # One run of one tool: appends "wall cpu rss_kb findings" to $work/<tool>.
 run_once() {
-  local tool=$1 i=$2 t=$work/$tool.$i.time
+  local tool=$1 i=$2
+  local t=$work/$tool.$i.time
   case $tool in
     keysweep)
       # --no-cache: every run sweeps everything (and the corpus is not written to).

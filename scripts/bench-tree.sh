@@ -36,7 +36,7 @@ import re, sys
 parts = []
 for line in sys.stdin:
     kind, kw = line.rstrip("\n").split(" ", 1)
-    # re.escape also escapes spaces, which rg's regex syntax rejects.
+    # re.escape also escapes spaces, which the regex syntax of rg rejects.
     parts.append(("(?i:%s)" if kind == "i" else "%s") % re.escape(kw).replace("\\ ", " "))
 print("|".join(parts))')
 
