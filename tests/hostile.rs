@@ -202,10 +202,11 @@ fn r13_thread_count_is_capped_with_a_warning() {
 }
 
 // https://github.com/keysweep/keysweep/issues/13 (item 5): a pack without its .idx was skipped
-// with no message and exit 0.
+// with no message and exit 0. It is now indexed for the scan (secrets found, with their commits)
+// and still reported, exit 2.
 #[test]
-fn r13_pack_without_index_is_an_error_naming_the_pack() {
-    let (repo, _, _) = repo_with_tokens();
+fn r13_pack_without_index_is_scanned_and_an_error_naming_the_pack() {
+    let (repo, a, b) = repo_with_tokens();
     repo.git(&["gc", "-q"]);
     let pack_dir = repo.path().join(".git/objects/pack");
     let mut pack = None;
@@ -218,13 +219,81 @@ fn r13_pack_without_index_is_an_error_naming_the_pack() {
         }
     }
     let pack = pack.expect("gc wrote a pack");
-    keysweep(
+    let out = keysweep(
         repo.path(),
         &["scan", ".", "--history-only", "--format", "json"],
     )
-    .expect_code(2)
-    .stderr_has(&pack)
-    .stderr_has("pack has no index");
+    .expect_code(2);
+    out.stderr_has(&pack).stderr_has("pack has no index");
+    assert_eq!(
+        out.secrets(),
+        sorted(vec![a.clone(), b.clone()]),
+        "{}",
+        out.stdout
+    );
+    // The commits live only in that pack: provenance found them too.
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    assert!(out.stdout.contains(&head), "{}", out.stdout);
+    // The repository was not written to: git still cannot read the pack.
+    assert!(!std::fs::read_dir(&pack_dir)
+        .expect("pack dir")
+        .flatten()
+        .any(|e| e.path().extension().is_some_and(|x| x == "idx")));
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+// https://github.com/keysweep/keysweep/issues/13 (item 6): a blob deleted from a loose store,
+// named by a tree, was silent (exit 1 with the other findings).
+#[test]
+fn r13_missing_blob_named_by_a_tree_is_an_error() {
+    let (mut repo, a, b) = repo_with_tokens();
+    repo.commit("three", &[("README.md", "plain text\n")]);
+    let readme = repo.git(&["rev-parse", "HEAD:README.md"]);
+    std::fs::remove_file(object_path(&repo, &readme)).expect("rm blob");
+    for args in [
+        &["scan", ".", "--history-only", "--format", "json"][..],
+        &[
+            "scan",
+            ".",
+            "--history-only",
+            "--format",
+            "json",
+            "--branch",
+            "main",
+        ][..],
+    ] {
+        let out = keysweep(repo.path(), args).expect_code(2);
+        out.stderr_has("error:").stderr_has(&readme);
+        assert_eq!(
+            out.secrets(),
+            sorted(vec![a.clone(), b.clone()]),
+            "{}",
+            out.stdout
+        );
+    }
+}
+
+// https://github.com/keysweep/keysweep/issues/13 (item 6): a packed ref to a missing object.
+#[test]
+fn r13_packed_ref_to_a_missing_object_is_an_error() {
+    let (repo, a, b) = repo_with_tokens();
+    repo.git(&["pack-refs", "--all"]);
+    let ghost = "0123456789abcdef0123456789abcdef01234567";
+    let packed = repo.path().join(".git/packed-refs");
+    let mut text = std::fs::read_to_string(&packed).expect("packed-refs");
+    text.push_str(&format!("{ghost} refs/tags/ghost\n"));
+    std::fs::write(&packed, text).expect("packed-refs");
+    let out = keysweep(
+        repo.path(),
+        &["scan", ".", "--history-only", "--format", "json"],
+    )
+    .expect_code(2);
+    out.stderr_has("refs/tags/ghost").stderr_has(ghost);
+    assert_eq!(out.secrets(), sorted(vec![a, b]), "{}", out.stdout);
 }
 
 fn object_path(repo: &TestRepo, id: &str) -> std::path::PathBuf {

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-use xxhash_rust::xxh3::xxh3_128;
+use xxhash_rust::xxh3::{xxh3_128, xxh3_128_with_seed};
 
 /// Lines end a chunk when a hash of their first bytes has these low bits clear (about one line in
 /// eight), so chunk boundaries depend only on nearby content and survive edits elsewhere.
@@ -20,6 +20,9 @@ const BOUNDARY_MASK: u64 = 0b111;
 const MIN_CHUNK: usize = 1024;
 /// A chunk is cut at the next line end past this length even without a content-defined boundary.
 const MAX_CHUNK: usize = 16 * 1024;
+/// A chunk without a line end is cut here, mid-line; its keyword hits are then looked for a
+/// keyword's length past its end (see `Matcher::scan`).
+pub const MAX_LINE_CHUNK: usize = 64 * 1024;
 /// Bounds each table (Django's full history needs about 420,000 entries); past it, new results are
 /// computed but no longer remembered, which keeps memory bounded on any history.
 const MAX_ENTRIES: usize = 2_000_000;
@@ -37,10 +40,19 @@ pub fn chunks(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
     let mut start = 0;
     let mut pos = MIN_CHUNK;
     while pos < bytes.len() {
-        let Some(nl) = memchr::memchr(b'\n', &bytes[pos..]) else {
-            break;
+        let limit = (start + MAX_LINE_CHUNK).min(bytes.len());
+        let Some(nl) = memchr::memchr(b'\n', &bytes[pos.min(limit)..limit]) else {
+            if limit == bytes.len() {
+                break;
+            }
+            // A very long line is cut at a fixed length: in periodic text (a run of one keyword)
+            // the pieces then repeat, and their keyword hits are remembered.
+            out.push(start..limit);
+            start = limit;
+            pos = limit + MIN_CHUNK;
+            continue;
         };
-        let end = pos + nl + 1;
+        let end = pos.min(limit) + nl + 1;
         let tail = &bytes[end.saturating_sub(33).max(start)..end - 1];
         if end - start >= MAX_CHUNK || fx(tail) & BOUNDARY_MASK == 0 {
             out.push(start..end);
@@ -66,6 +78,11 @@ fn fx(bytes: &[u8]) -> u64 {
 /// The 128-bit content hash that keys the tables.
 pub fn content_hash(bytes: &[u8]) -> u128 {
     xxh3_128(bytes)
+}
+
+/// [`content_hash`] of `bytes` together with a small number describing how they are used.
+pub fn content_hash_seeded(bytes: &[u8], seed: u64) -> u128 {
+    xxh3_128_with_seed(bytes, seed)
 }
 
 /// A sharded, bounded map from content keys to shared results (lists). Empty results, most of

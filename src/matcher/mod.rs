@@ -6,22 +6,14 @@
 pub mod filters;
 pub mod memo;
 pub mod prefilter;
+pub mod windows;
 
 use std::ops::Range;
 
 use crate::rules::{Category, Rule, RuleIdx, RuleSet, Severity};
 use memo::{content_hash, Table};
 use prefilter::Prefilter;
-
-/// How far before a keyword hit a match may start (then widened to the start of the line). A
-/// rule's regex runs only in such windows around its keyword hits, so a multi-megabyte bundle with
-/// one keyword costs one small regex search, and unchanged text in near-copy blobs is recognised.
-const WINDOW_BEFORE: usize = 512;
-/// How far after a keyword hit a match may end (then widened to the end of the line): room for a
-/// Django key split over many concatenated literals.
-const WINDOW_AFTER: usize = 2 * 1024;
-/// The same for private-key rules: a PEM block of an 8192-bit RSA key or a large PGP key block.
-const WINDOW_AFTER_KEY_BLOCK: usize = 64 * 1024;
+use windows::{Piece, WindowBuilder};
 
 /// One confirmed match of one rule in one blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,34 +89,57 @@ impl<'r> Matcher<'r> {
     pub fn scan(&self, bytes: &[u8]) -> Vec<Match> {
         let mut found = Vec::new();
         if self.use_prefilter {
-            let mut by_rule: Vec<Vec<(usize, usize)>> = Vec::new();
+            // Windows are built as the hits stream in: a keyword-dense text has millions of hits
+            // but few merged windows, so hits are never collected per rule.
+            let mut by_rule: Vec<WindowBuilder> = Vec::new();
+            let mut add = |rule: usize, start: usize, end: usize| {
+                if by_rule.is_empty() {
+                    by_rule = (0..self.rules.rules().len())
+                        .map(|_| WindowBuilder::default())
+                        .collect();
+                }
+                by_rule[rule].add(bytes, start, end, self.after(rule));
+            };
             for chunk in memo::chunks(bytes) {
-                let text = &bytes[chunk.clone()];
-                let hits = if text.len() <= memo::MAX_REMEMBERED_TEXT {
-                    let key = content_hash(text);
-                    self.chunk_hits
-                        .get_or_compute(key, key, || self.prefilter.hits(text))
+                // A chunk cut mid-line is searched a keyword's length further, for a keyword that
+                // straddles the cut; hits starting past the cut belong to the next chunk.
+                let end = if bytes[chunk.end - 1] == b'\n' && !self.prefilter.spans_lines() {
+                    chunk.end
                 } else {
-                    std::sync::Arc::new(self.prefilter.hits(text))
+                    (chunk.end + self.prefilter.max_keyword_len().saturating_sub(1))
+                        .min(bytes.len())
                 };
-                for h in hits.iter() {
-                    if by_rule.is_empty() {
-                        by_rule = vec![Vec::new(); self.rules.rules().len()];
+                let text = &bytes[chunk.start..end];
+                let cut = chunk.len();
+                if text.len() <= memo::MAX_REMEMBERED_TEXT {
+                    let key = content_hash(text);
+                    let hits = self
+                        .chunk_hits
+                        .get_or_compute(key, key, || self.prefilter.hits(text));
+                    for h in hits.iter().filter(|h| (h.start as usize) < cut) {
+                        add(
+                            h.rule as usize,
+                            chunk.start + h.start as usize,
+                            chunk.start + h.end as usize,
+                        );
                     }
-                    let (start, end) =
-                        (chunk.start + h.start as usize, chunk.start + h.end as usize);
-                    by_rule[h.rule as usize].push((start, end));
+                } else {
+                    self.prefilter.for_each_hit(text, |rule, start, end| {
+                        if start < cut {
+                            add(rule, chunk.start + start, chunk.start + end)
+                        }
+                    });
                 }
             }
-            for (idx, positions) in by_rule.iter_mut().enumerate() {
-                if positions.is_empty() {
-                    continue;
+            for (idx, builder) in by_rule.iter().enumerate() {
+                if !builder.windows.is_empty() {
+                    self.confirm(idx, bytes, &builder.windows, &mut found);
                 }
-                positions.sort_unstable();
-                self.confirm(idx, bytes, positions, &mut found);
             }
             for &idx in self.prefilter.keywordless() {
-                self.confirm(idx, bytes, &[], &mut found);
+                if !bytes.is_empty() {
+                    self.confirm(idx, bytes, &[0..bytes.len()], &mut found);
+                }
             }
         } else {
             for idx in 0..self.rules.rules().len() {
@@ -134,53 +149,60 @@ impl<'r> Matcher<'r> {
         resolve_overlaps(self.rules, found)
     }
 
-    /// Runs rule `idx` in the windows around its keyword hits (sorted by start); a rule without
-    /// keywords runs over the whole blob. Linear in the blob and the hits whatever their density:
-    /// windows are merged as they are built, and each window takes its own run of the sorted hits.
-    fn confirm(&self, idx: RuleIdx, bytes: &[u8], hits: &[(usize, usize)], out: &mut Vec<Match>) {
-        let rule = self.rules.rule(idx);
-        let windows: Vec<Range<usize>> = if hits.is_empty() {
-            std::iter::once(0..bytes.len()).collect()
+    /// How far past a keyword hit a match of rule `idx` may end.
+    fn after(&self, idx: RuleIdx) -> usize {
+        if self
+            .rules
+            .rule(idx)
+            .categories
+            .contains(&Category::PrivateKey)
+        {
+            windows::WINDOW_AFTER_KEY_BLOCK
         } else {
-            let after = if rule.categories.contains(&Category::PrivateKey) {
-                WINDOW_AFTER_KEY_BLOCK
-            } else {
-                WINDOW_AFTER
-            };
-            windows_around(bytes, hits, after)
-        };
-        let mut next_hit = 0;
+            windows::WINDOW_AFTER
+        }
+    }
+
+    /// Runs rule `idx` in `windows` (disjoint, sorted). A large window is searched in pieces
+    /// whose results are remembered by content, so repeated text is confirmed once; a match
+    /// overlapping the previous one of the same rule (found again from the next piece) is
+    /// dropped, as one search over the whole window would have stepped over it.
+    fn confirm(&self, idx: RuleIdx, bytes: &[u8], windows: &[Range<usize>], out: &mut Vec<Match>) {
+        let rule = self.rules.rule(idx);
+        let after = self.after(idx);
+        let mut last_end = 0;
         for window in windows {
-            // Every hit lies in the window built around it, and windows are disjoint and sorted,
-            // so the hits of this window are the next run of the sorted list.
-            let first = next_hit;
-            while next_hit < hits.len() && hits[next_hit].0 < window.end {
-                next_hit += 1;
+            for piece in windows::pieces(bytes, window.clone(), after) {
+                let base = piece.keep.start;
+                let compute = || confirm_piece(rule, bytes, &piece);
+                // The result is a function of the piece's text, the byte before it (for `\b` and
+                // `^`) and where keeping stops, so it can be shared between blobs and pieces.
+                let context = base.saturating_sub(1);
+                let text = &bytes[context..piece.search_end];
+                let matches = if text.len() <= memo::MAX_REMEMBERED_TEXT {
+                    let seed = ((piece.keep.len() as u64) << 1) | u64::from(base == 0);
+                    let key = memo::content_hash_seeded(text, seed);
+                    self.window_matches
+                        .get_or_compute((key, idx as u32), key, compute)
+                } else {
+                    std::sync::Arc::new(compute())
+                };
+                for m in matches.iter() {
+                    let span = base + m.span.start..base + m.span.end;
+                    if span.start < last_end {
+                        continue;
+                    }
+                    last_end = span.end;
+                    out.push(Match {
+                        rule: idx,
+                        span,
+                        secret_span: base + m.secret_span.start..base + m.secret_span.end,
+                        secret: m.secret.clone(),
+                        severity: m.severity,
+                        paired_id: m.paired_id.clone(),
+                    });
+                }
             }
-            let in_window = &hits[first..next_hit];
-            let text = &bytes[window.clone()];
-            let compute = || {
-                let keywords = KeywordSpans::new(in_window, window.start);
-                confirm_window(rule, text, |span| keywords.any_within(span))
-            };
-            // The hits wholly inside the window are exactly the keyword occurrences in its text,
-            // so the result is a function of the text alone and can be shared between blobs. A
-            // window too large to recur (one long minified line) is not remembered.
-            let matches = if text.len() <= memo::MAX_REMEMBERED_TEXT {
-                let key = content_hash(text);
-                self.window_matches
-                    .get_or_compute((key, idx as u32), key, compute)
-            } else {
-                std::sync::Arc::new(compute())
-            };
-            out.extend(matches.iter().map(|m| Match {
-                rule: idx,
-                span: window.start + m.span.start..window.start + m.span.end,
-                secret_span: window.start + m.secret_span.start..window.start + m.secret_span.end,
-                secret: m.secret.clone(),
-                severity: m.severity,
-                paired_id: m.paired_id.clone(),
-            }));
         }
     }
 
@@ -199,8 +221,7 @@ impl<'r> Matcher<'r> {
     }
 }
 
-/// Runs `rule` over one window's `text`, keeping matches for which `has_keyword(span)` holds;
-/// spans are relative to the window.
+/// Runs `rule` over `bytes` (the whole blob), keeping matches for which `has_keyword(span)` holds.
 fn confirm_window(
     rule: &Rule,
     text: &[u8],
@@ -209,96 +230,65 @@ fn confirm_window(
     let compiled = rule.compiled();
     let mut out = Vec::new();
     for caps in compiled.pattern.captures_iter(text) {
-        let (Some(whole), Some(secret)) = (caps.get(0), caps.get(compiled.secret_group)) else {
-            continue;
-        };
-        let span = whole.range();
-        if !rule.keywords.is_empty() && !has_keyword(span.clone()) {
-            continue;
-        }
-        let secret_span = secret.range();
-        if let Some((secret, severity)) = accept(rule, text, span.clone(), secret_span.clone()) {
-            let paired_id = compiled
-                .id_group
-                .and_then(|g| caps.get(g))
-                .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned());
-            out.push(WindowMatch {
-                span,
-                secret_span,
-                secret,
-                severity,
-                paired_id,
-            });
+        if let Some(m) = window_match(rule, text, &caps, 0, &has_keyword) {
+            out.push(m);
         }
     }
     out
 }
 
-/// The keyword occurrences of one window, relative to it, for "does this match contain a
-/// keyword?" in logarithmic time: sorted by start, with the smallest end of every suffix.
-struct KeywordSpans {
-    starts: Vec<usize>,
-    /// `min_end[i]`: the smallest end among the hits `i..`.
-    min_end: Vec<usize>,
-}
-
-impl KeywordSpans {
-    /// `hits` sorted by start, in blob offsets; `base` is the window's start.
-    fn new(hits: &[(usize, usize)], base: usize) -> KeywordSpans {
-        let starts = hits.iter().map(|&(s, _)| s - base).collect();
-        let mut min_end: Vec<usize> = hits.iter().map(|&(_, e)| e - base).collect();
-        for i in (0..min_end.len().saturating_sub(1)).rev() {
-            min_end[i] = min_end[i].min(min_end[i + 1]);
-        }
-        KeywordSpans { starts, min_end }
-    }
-
-    /// Whether some keyword occurrence lies wholly inside `span`.
-    fn any_within(&self, span: Range<usize>) -> bool {
-        let i = self.starts.partition_point(|&s| s < span.start);
-        i < self.starts.len() && self.min_end[i] <= span.end
-    }
-}
-
-/// Merged windows around keyword hits (sorted by start), widened to whole lines. Built in one
-/// pass: a hit whose window reaches into the previous one extends it, and line starts and ends are
-/// looked for only in text no earlier window covers, so every byte is scanned at most once or twice
-/// however many hits share a line.
-fn windows_around(bytes: &[u8], hits: &[(usize, usize)], after: usize) -> Vec<Range<usize>> {
-    let mut windows: Vec<Range<usize>> = Vec::new();
-    for &(start, end) in hits {
-        let from = start.saturating_sub(WINDOW_BEFORE);
-        let to = (end + after).min(bytes.len());
-        let Some(last) = windows.last_mut() else {
-            windows.push(line_start(bytes, from)..line_end(bytes, to));
-            continue;
+/// Runs `rule` over one piece of `bytes`: the search starts at the piece, sees the bytes before it
+/// (so `\b` and `^` are judged on the real text) and stops at `search_end`; matches starting in
+/// `keep` are kept, with spans relative to the piece's start. A match must contain one of the
+/// rule's keywords.
+fn confirm_piece(rule: &Rule, bytes: &[u8], piece: &Piece) -> Vec<WindowMatch> {
+    let compiled = rule.compiled();
+    let hay = &bytes[..piece.search_end];
+    let base = piece.keep.start;
+    let has_keyword = |span: Range<usize>| rule.has_keyword_in(&hay[span]);
+    let mut out = Vec::new();
+    let mut at = base;
+    while at <= hay.len() {
+        let Some(caps) = compiled.pattern.captures_at(hay, at) else {
+            break;
         };
-        if from <= last.end {
-            // The line start is at or before `from`, so inside or before the last window.
-            if to > last.end {
-                last.end = line_end(bytes, to);
-            }
-            continue;
-        }
-        // The last window ends at a line end; the line holding `from` starts after it unless no
-        // line end lies between them.
-        match memchr::memrchr(b'\n', &bytes[last.end..from]) {
-            Some(p) => {
-                let lo = last.end + p + 1;
-                windows.push(lo..line_end(bytes, to));
-            }
-            None => last.end = last.end.max(line_end(bytes, to)),
-        }
+        let Some(whole) = caps.get(0).filter(|w| w.start() < piece.keep.end) else {
+            break;
+        };
+        at = whole.end() + usize::from(whole.is_empty());
+        out.extend(window_match(rule, hay, &caps, base, &has_keyword));
     }
-    windows
+    out
 }
 
-fn line_start(bytes: &[u8], pos: usize) -> usize {
-    memchr::memrchr(b'\n', &bytes[..pos]).map_or(0, |p| p + 1)
-}
-
-fn line_end(bytes: &[u8], pos: usize) -> usize {
-    memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |p| pos + p)
+/// One regex match of `rule` in `text` as a [`WindowMatch`] (spans less `base`), or `None` when it
+/// holds no keyword or a filter drops it.
+fn window_match(
+    rule: &Rule,
+    text: &[u8],
+    caps: &regex::bytes::Captures<'_>,
+    base: usize,
+    has_keyword: &impl Fn(Range<usize>) -> bool,
+) -> Option<WindowMatch> {
+    let compiled = rule.compiled();
+    let (whole, secret) = (caps.get(0)?, caps.get(compiled.secret_group)?);
+    let span = whole.range();
+    if !rule.keywords.is_empty() && !has_keyword(span.clone()) {
+        return None;
+    }
+    let secret_span = secret.range();
+    let (secret, severity) = accept(rule, text, span.clone(), secret_span.clone())?;
+    let paired_id = compiled
+        .id_group
+        .and_then(|g| caps.get(g))
+        .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned());
+    Some(WindowMatch {
+        span: span.start - base..span.end - base,
+        secret_span: secret_span.start - base..secret_span.end - base,
+        secret,
+        severity,
+        paired_id,
+    })
 }
 
 /// Applies the rule's filters to one regex match in `bytes`: the secret and its severity, or

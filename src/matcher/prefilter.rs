@@ -23,6 +23,10 @@ pub struct Prefilter {
     automata: Vec<Automaton>,
     /// Rules with no keyword: candidates for every blob.
     always: Vec<RuleIdx>,
+    /// The longest keyword, in bytes.
+    max_len: usize,
+    /// Whether some keyword holds a line end (none of the shipped ones does).
+    spans_lines: bool,
 }
 
 #[derive(Debug)]
@@ -85,6 +89,9 @@ impl Prefilter {
                 }
             }
         }
+        let all = || sensitive.iter().chain(&insensitive).map(|(k, _)| k);
+        let max_len = all().map(String::len).max().unwrap_or(0);
+        let spans_lines = all().any(|k| k.contains('\n'));
         let automata = [
             Automaton::build(sensitive, false),
             Automaton::build(insensitive, true),
@@ -92,7 +99,22 @@ impl Prefilter {
         .into_iter()
         .flatten()
         .collect();
-        Prefilter { automata, always }
+        Prefilter {
+            automata,
+            always,
+            max_len,
+            spans_lines,
+        }
+    }
+
+    /// The length of the longest keyword.
+    pub fn max_keyword_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// Whether a keyword may hold a line end, so that a hit may straddle a chunk's last line end.
+    pub fn spans_lines(&self) -> bool {
+        self.spans_lines
     }
 
     /// Rules that run on every blob because they have no keyword.
@@ -104,17 +126,25 @@ impl Prefilter {
     /// uses the keyword. Offsets are `u32`: callers pass chunks, which are far smaller than 4 GiB.
     pub fn hits(&self, bytes: &[u8]) -> Vec<Hit> {
         let mut out = Vec::new();
+        self.for_each_hit(bytes, |rule, start, end| {
+            out.push(Hit {
+                rule: rule as u32,
+                start: start as u32,
+                end: end as u32,
+            })
+        });
+        out
+    }
+
+    /// Calls `f(rule, start, end)` for every keyword occurrence in `bytes` and every rule using
+    /// the keyword, without collecting them: a keyword-dense megabyte line has millions.
+    pub fn for_each_hit(&self, bytes: &[u8], mut f: impl FnMut(RuleIdx, usize, usize)) {
         for automaton in &self.automata {
             for m in automaton.ac.find_overlapping_iter(bytes) {
                 for &rule in &automaton.rules_of[m.pattern().as_usize()] {
-                    out.push(Hit {
-                        rule: rule as u32,
-                        start: m.start() as u32,
-                        end: m.end() as u32,
-                    });
+                    f(rule, m.start(), m.end());
                 }
             }
         }
-        out
     }
 }

@@ -355,17 +355,19 @@ impl Rule {
     /// Whether one of the rule's keywords occurs in `haystack` (ASCII-case-insensitively for
     /// `ignore_case` rules); always true for a rule without keywords.
     pub fn has_keyword_in(&self, haystack: &[u8]) -> bool {
-        self.keywords.is_empty()
-            || self.keywords.iter().any(|k| {
-                let k = k.as_bytes();
-                haystack.windows(k.len()).any(|w| {
-                    if self.ignore_case {
-                        w.eq_ignore_ascii_case(k)
-                    } else {
-                        w == k
-                    }
-                })
-            })
+        if self.keywords.is_empty() {
+            return true;
+        }
+        if self.ignore_case {
+            let lower = haystack.to_ascii_lowercase();
+            self.keywords
+                .iter()
+                .any(|k| memchr::memmem::find(&lower, k.to_ascii_lowercase().as_bytes()).is_some())
+        } else {
+            self.keywords
+                .iter()
+                .any(|k| memchr::memmem::find(haystack, k.as_bytes()).is_some())
+        }
     }
 
     /// The rule's compiled regexes, compiled on first use.

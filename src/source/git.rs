@@ -32,7 +32,9 @@ pub use crate::source::commits::{
     is_shallow, read_tree, walk_introductions, CommitGraph, PathBlob,
 };
 use crate::source::fs::is_binary;
+use crate::source::integrity::TreeBlobs;
 use crate::source::pack_walk;
+use crate::source::packfix::TempIndexes;
 
 /// What the sweep found for one blob.
 #[derive(Debug)]
@@ -85,6 +87,8 @@ pub struct GitSource {
     hash: gix::hash::Kind,
     /// Packs that could not be opened, reported by each sweep.
     open_errors: Vec<String>,
+    /// Packs without an index, indexed for this scan (kept alive while the source is).
+    _temp_indexes: Option<TempIndexes>,
 }
 
 impl std::fmt::Debug for GitSource {
@@ -151,6 +155,7 @@ impl GitSource {
             )),
         }
         let mut packs = Vec::new();
+        let mut unindexed = Vec::new();
         for dir in &objects_dirs {
             let Ok(entries) = std::fs::read_dir(dir.join("pack")) else {
                 continue;
@@ -161,10 +166,7 @@ impl GitSource {
                 .filter(|p| p.extension().is_some_and(|e| e == "pack"))
             {
                 if !pack.with_extension("idx").exists() {
-                    open_errors.push(format!(
-                        "{}: pack has no index (.idx): its objects are not read; run `git index-pack` on it",
-                        pack.display()
-                    ));
+                    unindexed.push(pack.clone());
                 }
             }
             let mut indices: Vec<PathBuf> = files
@@ -181,15 +183,28 @@ impl GitSource {
                 }
             }
         }
+        let (mut temp_indexes, messages) = TempIndexes::build(&unindexed, &objects_dirs, hash);
+        open_errors.extend(messages);
+        let mut repo = repo.into_sync();
+        if let Some(temp) = &mut temp_indexes {
+            match temp.store(hash) {
+                Ok(store) => repo.objects = std::sync::Arc::new(store),
+                Err(e) => open_errors.push(format!(
+                    "cannot open the object store with the temporarily indexed packs: {e}; commits only in them are not walked"
+                )),
+            }
+            packs.append(&mut temp.bundles);
+        }
         // Later packs are de-duplicated against earlier ones; the largest first keeps those
         // index lookups few.
         packs.sort_by_key(|b| std::cmp::Reverse(b.index.num_objects()));
         Ok(Some(GitSource {
-            repo: repo.into_sync(),
+            repo,
             packs,
             objects_dirs,
             hash,
             open_errors,
+            _temp_indexes: temp_indexes,
         }))
     }
 
@@ -349,9 +364,9 @@ impl GitSource {
                     return Ok(stats);
                 }
                 let (looked_up, errors) =
-                    self.lookup_blobs(&ids, &visit_bytes, max_blob_size, &visit);
+                    self.lookup_blobs(&ids, &visit_bytes, max_blob_size, &visit, None);
                 let (_, base_errors) =
-                    self.lookup_blobs(&bases, &visit_base, max_blob_size, &visit);
+                    self.lookup_blobs(&bases, &visit_base, max_blob_size, &visit, None);
                 Ok(SweepStats {
                     packs: 0,
                     packed_blobs: 0,
@@ -434,6 +449,8 @@ impl GitSource {
         }
         let threads = rayon::current_num_threads();
         let interrupt = AtomicBool::new(false);
+        let trees = TreeBlobs::default();
+        let hash = self.hash;
         for (pi, bundle) in self.packs.iter().enumerate() {
             if skip.packs.contains(&pack_name(bundle)) {
                 continue;
@@ -454,6 +471,9 @@ impl GitSource {
                 threads,
                 &interrupt,
                 &|kind, id, data| {
+                    if kind == gix::objs::Kind::Tree {
+                        trees.note_tree(id, data, hash);
+                    }
                     if kind == gix::objs::Kind::Blob && mark_done(id) {
                         delivered.fetch_add(1, Ordering::Relaxed);
                         visit_bytes(id, data);
@@ -487,7 +507,7 @@ impl GitSource {
                     .filter(|id| keep(id) && !self.in_pack_before(id, pi))
                     .collect();
                 let (looked_up, errors) =
-                    self.lookup_blobs(&rest, visit_bytes, max_blob_size, visit);
+                    self.lookup_blobs(&rest, visit_bytes, max_blob_size, visit, Some(&trees));
                 stats.looked_up_blobs += looked_up;
                 stats.errors += errors;
             }
@@ -496,10 +516,18 @@ impl GitSource {
             stats.errors += 1;
             visit(GitItem::Error { id: None, message });
         });
+        let all_loose: gix::hashtable::HashSet<ObjectId> = loose.iter().copied().collect();
         loose.retain(|id| keep(id) && !skip.loose.contains(id));
-        let (looked_up, errors) = self.lookup_blobs(&loose, visit_bytes, max_blob_size, visit);
+        let (looked_up, errors) =
+            self.lookup_blobs(&loose, visit_bytes, max_blob_size, visit, Some(&trees));
         stats.looked_up_blobs += looked_up;
         stats.errors += errors;
+        let exists =
+            |id: &gix::oid| all_loose.contains(id) || self.in_pack_before(id, self.packs.len());
+        for message in trees.problems(exists) {
+            stats.errors += 1;
+            visit(GitItem::Error { id: None, message });
+        }
         stats
     }
 
@@ -550,13 +578,15 @@ impl GitSource {
     }
 
     /// The per-object path: in parallel, with a thread-local handle and object cache per worker;
-    /// the header decides, so trees and commits are never inflated in full. Returns (blobs, errors).
+    /// the header decides, so commits are never inflated in full, and trees only when `trees`
+    /// notes the blobs they name. Returns (blobs, errors).
     fn lookup_blobs(
         &self,
         ids: &[ObjectId],
         visit_bytes: &(impl Fn(&ObjectId, &[u8]) + Sync),
         max_blob_size: u64,
         visit: &(impl Fn(GitItem<'_>) + Sync),
+        trees: Option<&TreeBlobs>,
     ) -> (u64, u64) {
         let blobs = AtomicU64::new(0);
         let errors = AtomicU64::new(0);
@@ -565,6 +595,10 @@ impl GitSource {
             |repo, id| {
                 let res = (|| -> std::result::Result<(), gix::Error> {
                     let header = repo.find_header(*id)?;
+                    if let (gix::objs::Kind::Tree, Some(trees)) = (header.kind(), trees) {
+                        let tree = repo.find_object(*id)?;
+                        trees.note_tree(id, &tree.data, self.hash);
+                    }
                     if header.kind() != gix::objs::Kind::Blob {
                         return Ok(());
                     }

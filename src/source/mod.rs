@@ -4,5 +4,7 @@
 pub mod commits;
 pub mod fs;
 pub mod git;
+pub mod integrity;
 pub mod pack_walk;
+pub mod packfix;
 pub mod staged;
