@@ -137,8 +137,9 @@ impl<'r> Matcher<'r> {
                 }
             }
             for &idx in self.prefilter.keywordless() {
-                if !bytes.is_empty() {
-                    self.confirm(idx, bytes, &[0..bytes.len()], &mut found);
+                let whole = 0..bytes.len();
+                if !whole.is_empty() {
+                    self.confirm(idx, bytes, std::slice::from_ref(&whole), &mut found);
                 }
             }
         } else {
