@@ -14,8 +14,10 @@
 //! Scoped sweeps (`--range`, `--branch`, `--since-commit`) walk the commits in scope instead, and
 //! deliver the blobs those commits introduce: a blob at a path that no parent has at that path.
 //!
-//! Size (~760 lines): one type's sweep (packs, loose objects, the per-object fallback, what the
-//! history cache lets it pass over) and the ref reading it degrades through; the commit walks are in `source::commits`.
+//! Size (~790 lines): one type's sweep (packs, loose objects, the per-object fallback, what the
+//! history cache lets it pass over) and the ref reading it degrades through; the commit walks are
+//! in `source::commits`, tree integrity checks in `source::integrity`, packs without an index in
+//! `source::packfix`.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
