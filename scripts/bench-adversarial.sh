@@ -90,6 +90,17 @@ write("distinct-keyword-lines.py", 16 * MB, lambda n: tokens(
 write("random-base64-line.txt", 32 * MB, lambda n: bytes(
     rnd.choice(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
     for _ in range(n)))
+# Encoded text (the decoding stage): a 10 MB base64 file wrapped at 76 columns, the same as one
+# image value of a Kubernetes Secret, and lines full of percent-escapes and \x escapes.
+import base64
+def wrapped_base64(n):
+    text = base64.b64encode(rnd.randbytes(n * 3 // 4))
+    return b"\n".join(text[i:i + 76] for i in range(0, len(text), 76))
+write("base64-wrapped.b64", 10 * MB, wrapped_base64)
+write("k8s-secret-image.yaml", 10 * MB, lambda n: b"kind: Secret\ndata:\n  image.png: "
+      + base64.b64encode(rnd.randbytes(n * 3 // 4)) + b"\n")
+write("percent-escapes-lines.txt", 8 * MB, repeat(b"https://acme.io/?q=a%20b%2Fc%3Dd&token=x%5Fy\n"))
+write("hex-escapes-lines.js", 8 * MB, repeat(b'var s = "\\x67\\x68\\x70\\x5f\\x41\\x42";\n'))
 write("quotes-and-keys-line.txt", 8 * MB, repeat(b"'\"key\"='\"secret\"'"))
 # Many real-looking findings: each line a distinct synthetic token assignment.
 write("many-findings.env", 4 * MB, lambda n: tokens(

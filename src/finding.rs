@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::blob::BlobId;
 use crate::context::{self, Context};
+use crate::decode::{Encoding, Found};
 use crate::matcher::Match;
 use crate::rules::{Confidence, RuleId, RuleSet, Severity};
 
@@ -31,6 +32,12 @@ pub struct BlobMatch {
     pub offset: usize,
     /// The identifier half of a paired credential, if the rule found one.
     pub paired_id: Option<String>,
+    /// The decodings that uncovered the secret, outermost first (empty: found as written).
+    #[serde(default)]
+    pub decoded: Vec<Encoding>,
+    /// For a decoded secret, the text that encodes it (what a history purge has to replace).
+    #[serde(default)]
+    pub encoded: Option<String>,
 }
 
 impl BlobMatch {
@@ -41,15 +48,24 @@ impl BlobMatch {
         BlobMatch::locate_with(&mut LineCursor::new(bytes), m)
     }
 
-    /// Locates every match of one blob, in the order given. The positions are visited in
-    /// increasing order, so the cost is linear in the blob however many matches share a line.
-    pub fn locate_all(bytes: &[u8], matches: &[&Match]) -> Vec<BlobMatch> {
+    /// Locates every match of one blob (found as written or decoded), in the order given. The
+    /// positions are visited in increasing order, so the cost is linear in the blob however many
+    /// matches share a line.
+    pub fn locate_all(bytes: &[u8], matches: &[&Found]) -> Vec<BlobMatch> {
         let mut order: Vec<usize> = (0..matches.len()).collect();
-        order.sort_by_key(|&i| secret_start(matches[i]));
+        order.sort_by_key(|&i| secret_start(&matches[i].m));
         let mut cursor = LineCursor::new(bytes);
         let mut located: Vec<Option<BlobMatch>> = vec![None; matches.len()];
         for i in order {
-            located[i] = Some(BlobMatch::locate_with(&mut cursor, matches[i]));
+            let f = matches[i];
+            let mut b = BlobMatch::locate_with(&mut cursor, &f.m);
+            if !f.decoded.is_empty() {
+                b.decoded = f.decoded.clone();
+                let span =
+                    f.m.secret_span.start.min(bytes.len())..f.m.secret_span.end.min(bytes.len());
+                b.encoded = Some(String::from_utf8_lossy(&bytes[span]).into_owned());
+            }
+            located[i] = Some(b);
         }
         located.into_iter().flatten().collect()
     }
@@ -74,6 +90,8 @@ impl BlobMatch {
             column,
             offset: m.span.start,
             paired_id: m.paired_id.clone(),
+            decoded: Vec::new(),
+            encoded: None,
         }
     }
 }
@@ -238,6 +256,15 @@ pub struct Finding {
     /// For a paired credential (an AWS access key id and its secret, a Twilio API key SID and its
     /// secret), the identifier found with the secret; `secret` is the secret half.
     pub paired_id: Option<String>,
+    /// For a secret found inside encoded text (base64, percent-encoding, string escapes), the
+    /// decodings that uncovered it, outermost first (`["base64", "base64"]` for a docker `auth`
+    /// inside a Kubernetes `.dockerconfigjson`); `null` for a secret found as written. `secret` is
+    /// the decoded secret; `line`, `column` and `match` are those of the encoded text.
+    pub decoded: Option<Vec<Encoding>>,
+    /// The encoded text of a decoded secret: what a history purge replaces. Not in the JSON
+    /// record (it is the secret, encoded).
+    #[serde(skip)]
+    pub encoded: Option<String>,
 }
 
 impl Finding {
@@ -276,6 +303,8 @@ impl Finding {
             binary: false,
             context,
             paired_id: m.paired_id.clone(),
+            decoded: (!m.decoded.is_empty()).then(|| m.decoded.clone()),
+            encoded: m.encoded.clone(),
         }
     }
 
@@ -283,10 +312,36 @@ impl Finding {
     /// format), in `secret` and in `match`.
     pub fn redact(&mut self) {
         let masked = crate::text::mask_secret(&self.secret);
-        if !self.secret.is_empty() {
-            self.matched = self.matched.replace(&self.secret, &masked);
-        }
+        self.matched = self.masked_match(&masked);
         self.secret = masked;
+    }
+
+    /// "decoded from base64" / "decoded from base64, then percent", or `None` for a secret found
+    /// as written: for the human report and SARIF messages.
+    pub fn decoded_note(&self) -> Option<String> {
+        let d = self.decoded.as_ref().filter(|d| !d.is_empty())?;
+        let names: Vec<&str> = d
+            .iter()
+            .map(|e| match e {
+                Encoding::Base64 => "base64",
+                Encoding::Percent => "percent-encoding",
+                Encoding::Escape => "string escapes",
+            })
+            .collect();
+        Some(format!("decoded from {}", names.join(", then ")))
+    }
+
+    /// `match` with the secret replaced by `masked`: its encoded form too, for a decoded secret
+    /// (base64 of a secret gives it away as surely as the secret).
+    pub fn masked_match(&self, masked: &str) -> String {
+        let mut m = self.matched.clone();
+        if let Some(enc) = self.encoded.as_deref().filter(|e| !e.is_empty()) {
+            m = m.replace(enc, masked);
+        }
+        if !self.secret.is_empty() {
+            m = m.replace(&self.secret, masked);
+        }
+        m
     }
 }
 

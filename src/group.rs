@@ -287,6 +287,8 @@ mod tests {
             binary: false,
             context: None,
             paired_id: None,
+            decoded: None,
+            encoded: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod decode;
 pub mod error;
 pub mod finding;
 pub mod fix;

@@ -134,12 +134,13 @@ fn run(cli: Cli) -> keysweep::Result<Exit> {
             let secrets: Vec<PurgeSecret<'_>> = outcome
                 .findings
                 .iter()
+                // A decoded secret is not in the files as such: its encoded text is purged.
                 .map(|f| PurgeSecret {
-                    secret: &f.secret,
+                    secret: f.encoded.as_deref().unwrap_or(&f.secret),
                     rule_id: f.rule_id.as_str(),
                     path: f.path.as_deref(),
                     commit: f.commit.as_deref(),
-                    matched: Some(&f.matched),
+                    matched: f.encoded.is_none().then_some(f.matched.as_str()),
                     binary: f.binary,
                 })
                 .collect();

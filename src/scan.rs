@@ -15,10 +15,11 @@ use crate::blob::BlobId;
 use crate::cache::provenance::whole_history_provenance;
 use crate::cache::{cache_key, CachedBlob, HistoryCache, SweepRecord};
 use crate::config::{CacheMode, HistoryMode, ScanConfig, Target};
+use crate::decode::{self, Found};
 use crate::error::{Error, Result};
 use crate::finding::{BlobMatch, Finding, LineCursor, Origin};
 use crate::group::assign_secret_groups;
-use crate::matcher::{Match, Matcher};
+use crate::matcher::Matcher;
 use crate::provenance::find_provenance;
 use crate::report::progress::Progress;
 use crate::report::{human_bytes, Diagnostics, ScanTotals, Stats};
@@ -81,12 +82,12 @@ impl<'r> BlobScanner<'r> {
         let matches = slot.get_or_init(|| {
             Stats::add(&self.stats.blobs, 1);
             Stats::add(&self.stats.bytes, bytes.len() as u64);
-            let found = self.matcher.scan(bytes);
+            let found = decode::scan(&self.matcher, bytes, self.matcher.scan(bytes));
             let mut lines = LineCursor::new(bytes);
             let mut allowed_line: Option<(usize, bool)> = None;
-            let kept: Vec<&Match> = found
+            let kept: Vec<&Found> = found
                 .iter()
-                .filter(|m| {
+                .filter(|Found { m, .. }| {
                     // Matches come sorted by start, so each line is searched for the marker once.
                     let line = lines.line_of(m.span.start);
                     let allowed = match allowed_line {

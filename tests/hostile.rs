@@ -12,15 +12,15 @@ use crate::util::repo::{token, TestRepo};
 /// Far above what any of these inputs needs even in a debug build; only a hang reaches it.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-struct Outcome {
-    code: i32,
-    stdout: String,
+pub(crate) struct Outcome {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
     stderr: String,
     describe: String,
 }
 
 impl Outcome {
-    fn expect_code(self, code: i32) -> Outcome {
+    pub(crate) fn expect_code(self, code: i32) -> Outcome {
         assert_eq!(
             self.code, code,
             "{}\nexit code {} (expected {code})\n--- stdout\n{}\n--- stderr\n{}",
@@ -39,7 +39,7 @@ impl Outcome {
         self
     }
 
-    fn secrets(&self) -> Vec<String> {
+    pub(crate) fn secrets(&self) -> Vec<String> {
         let v: Vec<serde_json::Value> = serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("{}: not JSON ({e}):\n{}", self.describe, self.stdout));
         let mut s: Vec<String> = v
@@ -53,7 +53,7 @@ impl Outcome {
 }
 
 /// Runs `keysweep args` in `cwd`, killing it after [`TIMEOUT`].
-fn keysweep(cwd: &Path, args: &[&str]) -> Outcome {
+pub(crate) fn keysweep(cwd: &Path, args: &[&str]) -> Outcome {
     let describe = format!("keysweep {} (in {})", args.join(" "), cwd.display());
     let mut child = Command::new(env!("CARGO_BIN_EXE_keysweep"))
         .args(args)

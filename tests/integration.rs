@@ -5,6 +5,7 @@ mod action;
 mod cache;
 mod cli;
 mod context;
+mod decode;
 mod django_corpus;
 mod fix;
 mod fix_projects;

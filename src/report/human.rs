@@ -243,6 +243,7 @@ fn rows(g: &SecretGroup<'_>) -> Vec<(String, String)> {
             from.push_str("; ");
             from.push_str(&committed(h));
         }
+        push_decoded(&mut from, f);
         out.push((place(f), from));
     }
     let known = g.at_head.is_some();
@@ -254,9 +255,18 @@ fn rows(g: &SecretGroup<'_>) -> Vec<(String, String)> {
         if known && h.path.is_some() {
             from.push_str("; no longer in this file");
         }
+        push_decoded(&mut from, h);
         out.push((place(h), from));
     }
     out
+}
+
+/// `; decoded from base64` for a secret found inside encoded text.
+fn push_decoded(from: &mut String, f: &Finding) {
+    if let Some(note) = f.decoded_note() {
+        from.push_str("; ");
+        from.push_str(&note);
+    }
 }
 
 fn on_disk(f: &Finding) -> &'static str {

@@ -106,6 +106,9 @@ fn descriptor(rule: &Rule, help: &str) -> Value {
 /// The result message: what, where it came from, and for a blob no ref reaches how to see it.
 fn message(f: &Finding) -> String {
     let mut m = format!("{} found: {}.", f.rule_name, mask(&f.secret));
+    if let Some(note) = f.decoded_note() {
+        m.push_str(&format!(" The secret is encoded there ({note})."));
+    }
     match &f.commit {
         Some(commit) => {
             m.push_str(&format!(" Introduced in commit {commit}"));
@@ -155,7 +158,7 @@ fn result(f: &Finding, rule_index: Option<&usize>) -> Value {
     let snippet = if f.secret.is_empty() {
         masked.clone()
     } else {
-        f.matched.replace(&f.secret, &masked)
+        f.masked_match(&masked)
     };
     let mut region = json!({ "startLine": f.line, "startColumn": f.column });
     // The snippet is the matched text with the secret masked (never the secret itself); a
