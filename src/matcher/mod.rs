@@ -12,6 +12,7 @@ use std::ops::Range;
 
 use crate::rules::{Category, Rule, RuleIdx, RuleSet, Severity};
 use memo::{content_hash, Table};
+use regex::bytes::{RegexSet, RegexSetBuilder};
 use prefilter::Prefilter;
 use windows::{Piece, WindowBuilder};
 
@@ -52,6 +53,65 @@ pub struct Matcher<'r> {
     chunk_hits: Table<u128, prefilter::Hit>,
     /// Confirmed matches per (distinct window of text, rule).
     window_matches: Table<(u128, u32), WindowMatch>,
+    /// One pass over a piece for all generic rules at once, see [`GenericSet`].
+    generic: GenericSet,
+}
+
+/// The generic rules' patterns as one [`RegexSet`]: one pass over a piece of text tells which of
+/// them can match there, so each generic rule's own regex (whose leading `\b[\w.-]*` gives the
+/// engine no literal to skip with) runs only where it will find something. In keyword-dense text
+/// the generic rules' windows coincide, so the set's answer per piece is remembered by content and
+/// shared between them.
+#[derive(Debug)]
+struct GenericSet {
+    set: Option<RegexSet>,
+    /// Each rule's index in `set`, if it is a member.
+    member: Vec<Option<u32>>,
+    /// The members that match, per distinct piece (keyed like `window_matches`, without the rule).
+    hits: Table<u128, u32>,
+}
+
+impl GenericSet {
+    fn new(rules: &RuleSet) -> GenericSet {
+        let mut member = vec![None; rules.rules().len()];
+        let mut patterns = Vec::new();
+        for (idx, rule) in rules.rules().iter().enumerate() {
+            if rule.is_generic() {
+                member[idx] = Some(patterns.len() as u32);
+                patterns.push(rule.compiled().pattern.as_str().to_string());
+            }
+        }
+        // Same options as each rule's own regex (see `rules::Compiled`). Should the set not build
+        // (it always does for patterns that built one by one), every rule just runs its regex.
+        let set = RegexSetBuilder::new(&patterns)
+            .unicode(false)
+            .build()
+            .ok()
+            .filter(|_| !patterns.is_empty());
+        if set.is_none() {
+            member.iter_mut().for_each(|m| *m = None);
+        }
+        GenericSet {
+            set,
+            member,
+            hits: Table::default(),
+        }
+    }
+
+    /// Whether rule `idx` may match in `bytes[..end]` at or after `start` (always true for a rule
+    /// outside the set). `key` names the content, as for `window_matches`.
+    fn may_match(&self, idx: RuleIdx, bytes: &[u8], start: usize, end: usize, key: u128) -> bool {
+        let (Some(set), Some(bit)) = (&self.set, self.member[idx]) else {
+            return true;
+        };
+        let hits = self.hits.get_or_compute(key, key, || {
+            set.matches_at(&bytes[..end], start)
+                .into_iter()
+                .map(|i| i as u32)
+                .collect()
+        });
+        hits.contains(&bit)
+    }
 }
 
 impl<'r> Matcher<'r> {
@@ -63,6 +123,7 @@ impl<'r> Matcher<'r> {
             use_prefilter: true,
             chunk_hits: Table::default(),
             window_matches: Table::default(),
+            generic: GenericSet::new(rules),
         }
     }
 
@@ -78,6 +139,7 @@ impl<'r> Matcher<'r> {
     pub fn forget(&self) {
         self.chunk_hits.clear();
         self.window_matches.clear();
+        self.generic.hits.clear();
     }
 
     /// The rule set this matcher uses.
@@ -175,7 +237,6 @@ impl<'r> Matcher<'r> {
         for window in windows {
             for piece in windows::pieces(bytes, window.clone(), after) {
                 let base = piece.keep.start;
-                let compute = || confirm_piece(rule, bytes, &piece);
                 // The result is a function of the piece's text, the byte before it (for `\b` and
                 // `^`) and where keeping stops, so it can be shared between blobs and pieces.
                 let context = base.saturating_sub(1);
@@ -184,9 +245,15 @@ impl<'r> Matcher<'r> {
                     let seed = ((piece.keep.len() as u64) << 1) | u64::from(base == 0);
                     let key = memo::content_hash_seeded(text, seed);
                     self.window_matches
-                        .get_or_compute((key, idx as u32), key, compute)
+                        .get_or_compute((key, idx as u32), key, || {
+                            if self.generic.may_match(idx, bytes, base, piece.search_end, key) {
+                                confirm_piece(rule, bytes, &piece)
+                            } else {
+                                Vec::new()
+                            }
+                        })
                 } else {
-                    std::sync::Arc::new(compute())
+                    std::sync::Arc::new(confirm_piece(rule, bytes, &piece))
                 };
                 for m in matches.iter() {
                     let span = base + m.span.start..base + m.span.end;
