@@ -179,11 +179,13 @@ impl<'r> Matcher<'r> {
                         .chunk_hits
                         .get_or_compute(key, key, || self.prefilter.hits(text));
                     for h in hits.iter().filter(|h| (h.start as usize) < cut) {
-                        add(
-                            h.rule as usize,
-                            chunk.start + h.start as usize,
-                            chunk.start + h.end as usize,
-                        );
+                        for &rule in self.prefilter.rules_of(h.keyword) {
+                            add(
+                                rule,
+                                chunk.start + h.start as usize,
+                                chunk.start + h.end as usize,
+                            );
+                        }
                     }
                 } else {
                     self.prefilter.for_each_hit(text, |rule, start, end| {

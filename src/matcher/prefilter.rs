@@ -9,10 +9,11 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::rules::{RuleIdx, RuleSet};
 
-/// One keyword occurrence: the rule it belongs to and its byte span.
+/// One keyword occurrence: the keyword (see [`Prefilter::rules_of`]) and its byte span. One hit per
+/// keyword, not per rule using it: a keyword shared by ten rules is remembered once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
-    pub rule: u32,
+    pub keyword: u32,
     pub start: u32,
     pub end: u32,
 }
@@ -21,6 +22,8 @@ pub struct Hit {
 #[derive(Debug)]
 pub struct Prefilter {
     automata: Vec<Automaton>,
+    /// For each keyword number, the rules that use it.
+    keyword_rules: Vec<Vec<RuleIdx>>,
     /// Rules with no keyword: candidates for every blob.
     always: Vec<RuleIdx>,
     /// The longest keyword, in bytes.
@@ -34,6 +37,8 @@ struct Automaton {
     ac: AhoCorasick,
     /// For each pattern id, the rules that use that keyword.
     rules_of: Vec<Vec<RuleIdx>>,
+    /// The keyword number of this automaton's pattern 0 (the automata number keywords in turn).
+    first: u32,
 }
 
 impl Automaton {
@@ -58,6 +63,7 @@ impl Automaton {
         Some(Automaton {
             ac,
             rules_of: keywords.into_iter().map(|(_, r)| r).collect(),
+            first: 0,
         })
     }
 }
@@ -92,15 +98,23 @@ impl Prefilter {
         let all = || sensitive.iter().chain(&insensitive).map(|(k, _)| k);
         let max_len = all().map(String::len).max().unwrap_or(0);
         let spans_lines = all().any(|k| k.contains('\n'));
-        let automata = [
+        let mut automata: Vec<Automaton> = [
             Automaton::build(sensitive, false),
             Automaton::build(insensitive, true),
         ]
         .into_iter()
         .flatten()
         .collect();
+        let mut first = 0;
+        let mut keyword_rules = Vec::new();
+        for a in &mut automata {
+            a.first = first;
+            first += a.rules_of.len() as u32;
+            keyword_rules.extend(a.rules_of.iter().cloned());
+        }
         Prefilter {
             automata,
+            keyword_rules,
             always,
             max_len,
             spans_lines,
@@ -122,18 +136,26 @@ impl Prefilter {
         &self.always
     }
 
-    /// Finds every keyword occurrence (overlapping ones included) in `bytes`, once per rule that
-    /// uses the keyword. Offsets are `u32`: callers pass chunks, which are far smaller than 4 GiB.
+    /// Finds every keyword occurrence (overlapping ones included) in `bytes`, once per keyword, in
+    /// the order [`Prefilter::for_each_hit`] reports them (each hit there once per rule of
+    /// [`Prefilter::rules_of`]). Offsets are `u32`: callers pass chunks, far smaller than 4 GiB.
     pub fn hits(&self, bytes: &[u8]) -> Vec<Hit> {
         let mut out = Vec::new();
-        self.for_each_hit(bytes, |rule, start, end| {
-            out.push(Hit {
-                rule: rule as u32,
-                start: start as u32,
-                end: end as u32,
-            })
-        });
+        for automaton in &self.automata {
+            for m in automaton.ac.find_overlapping_iter(bytes) {
+                out.push(Hit {
+                    keyword: automaton.first + m.pattern().as_u32(),
+                    start: m.start() as u32,
+                    end: m.end() as u32,
+                });
+            }
+        }
         out
+    }
+
+    /// The rules that use keyword number `keyword` (of a [`Hit`]).
+    pub fn rules_of(&self, keyword: u32) -> &[RuleIdx] {
+        &self.keyword_rules[keyword as usize]
     }
 
     /// Calls `f(rule, start, end)` for every keyword occurrence in `bytes` and every rule using
