@@ -12,8 +12,8 @@ use std::ops::Range;
 
 use crate::rules::{Category, Rule, RuleIdx, RuleSet, Severity};
 use memo::{content_hash, Table};
-use regex::bytes::{RegexSet, RegexSetBuilder};
 use prefilter::Prefilter;
+use regex::bytes::{RegexSet, RegexSetBuilder};
 use windows::{Piece, WindowBuilder};
 
 /// One confirmed match of one rule in one blob.
@@ -248,7 +248,10 @@ impl<'r> Matcher<'r> {
                     let key = memo::content_hash_seeded(text, seed);
                     self.window_matches
                         .get_or_compute((key, idx as u32), key, || {
-                            if self.generic.may_match(idx, bytes, base, piece.search_end, key) {
+                            if self
+                                .generic
+                                .may_match(idx, bytes, base, piece.search_end, key)
+                            {
                                 confirm_piece(rule, bytes, &piece)
                             } else {
                                 Vec::new()
