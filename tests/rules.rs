@@ -159,6 +159,54 @@ fn prefilter_and_thread_count_do_not_change_findings() {
     );
 }
 
+/// Keyword-dense minified code, on one long line and one unit a line: the generic rules' windows
+/// coincide there and one pass of a set of their patterns per piece decides which of them run.
+/// The few real assignments among thousands of empty look-alikes are all found, as with the
+/// prefilter (and the set) off.
+#[test]
+fn generic_rules_in_keyword_dense_text_find_what_a_full_scan_finds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("tree");
+    fs::create_dir_all(&tree).expect("mkdir");
+    let (mut line, mut lines) = (String::new(), String::new());
+    let mut planted = 0;
+    for i in 0..3000 {
+        let unit = if i % 97 == 0 {
+            planted += 1;
+            format!("var t{i}={{token:\"\",apiKey:\"Zq8{i:05}vLm3Rt7WpX2kN9sD\"}};")
+        } else {
+            format!("var t{i}={{token:\"\",secret:\"\",password:\"\"}};")
+        };
+        line.push_str(&unit);
+        lines.push_str(&unit);
+        lines.push('\n');
+    }
+    fs::write(tree.join("line.js"), line).expect("write");
+    fs::write(tree.join("lines.js"), lines).expect("write");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            "tree",
+            "--format",
+            "json",
+            "--quiet",
+            "--threads",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        let out = Keysweep::new(dir.path()).args(args).run().expect_code(1);
+        let mut v = out.json();
+        v.sort_by_key(|f| f.to_string());
+        v
+    };
+    let default = run(&[]);
+    assert_eq!(default.len(), 2 * planted, "{default:?}");
+    assert!(default
+        .iter()
+        .all(|f| f["rule_id"] == "generic.secret.assignment"));
+    assert_eq!(default, run(&["--no-prefilter"]));
+}
+
 /// A scan parses the shipped rule files without their examples; that must give the same rules.
 #[test]
 fn shipped_rules_without_examples_are_the_same_rules() {
