@@ -82,7 +82,10 @@ impl<'r> BlobScanner<'r> {
         let matches = slot.get_or_init(|| {
             Stats::add(&self.stats.blobs, 1);
             Stats::add(&self.stats.bytes, bytes.len() as u64);
-            let found = decode::scan(&self.matcher, bytes, self.matcher.scan(bytes));
+            let (found, capped) = decode::scan(&self.matcher, bytes, self.matcher.scan(bytes));
+            if capped {
+                Stats::add(&self.stats.decode_capped, 1);
+            }
             let mut lines = LineCursor::new(bytes);
             let mut allowed_line: Option<(usize, bool)> = None;
             let kept: Vec<&Found> = found
@@ -202,6 +205,14 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
         present.iter_mut().flatten().for_each(Finding::redact);
     }
     let totals = scanner.stats.totals(started.elapsed());
+    if totals.decode_capped > 0 {
+        diags.warn(format_args!(
+            "{} file version(s) held more encoded text than the {} decoding cap per file; \
+             what lay beyond the cap was scanned as written but not decoded",
+            totals.decode_capped,
+            human_bytes(decode::MAX_DECODED as u64)
+        ));
+    }
     Ok(ScanOutcome {
         findings,
         present,

@@ -282,3 +282,29 @@ fn large_base64_blobs_are_scanned_in_bounded_time() {
     let out = keysweep(dir.path(), &["scan", ".", "--format", "json", "--quiet"]).expect_code(1);
     assert_eq!(out.secrets(), [token(14)]);
 }
+
+#[test]
+fn decoding_past_the_cap_is_warned_about_and_what_came_before_is_found() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 1,200 harmless 1 KB values (1.2 MB decoded, past the 1 MiB cap), a token first.
+    let filler = "harmless configuration text, nothing secret here. ".repeat(20);
+    let mut manifest = format!("kind: Secret\ndata:\n  token: {}\n", b64(&token(15)));
+    for i in 0..1200 {
+        manifest.push_str(&format!("  note{i}: {}\n", b64(&filler)));
+    }
+    write(dir.path(), "notes-secret.yaml", &manifest);
+    let out = keysweep(dir.path(), &["scan", ".", "--format", "json"]).expect_code(1);
+    assert_eq!(out.secrets(), [token(15)]);
+    out.stderr_has("decoding cap");
+
+    // Under the cap, no such warning.
+    let small = tempfile::tempdir().expect("tempdir");
+    write(
+        small.path(),
+        "s.yaml",
+        &format!("kind: Secret\ndata:\n  token: {}\n", b64(&token(15))),
+    );
+    let out = keysweep(small.path(), &["scan", ".", "--format", "json"]).expect_code(1);
+    assert_eq!(out.secrets(), [token(15)]);
+    assert!(!out.stderr.contains("decoding cap"), "{}", out.stderr);
+}

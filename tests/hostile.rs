@@ -15,7 +15,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) struct Outcome {
     pub(crate) code: i32,
     pub(crate) stdout: String,
-    stderr: String,
+    pub(crate) stderr: String,
     describe: String,
 }
 
@@ -29,7 +29,7 @@ impl Outcome {
         self
     }
 
-    fn stderr_has(&self, needle: &str) -> &Outcome {
+    pub(crate) fn stderr_has(&self, needle: &str) -> &Outcome {
         assert!(
             self.stderr.contains(needle),
             "{}\nstderr lacks {needle:?}\n--- stderr\n{}",

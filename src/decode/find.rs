@@ -445,14 +445,18 @@ fn is_text(bytes: &[u8]) -> bool {
         })
 }
 
-/// Takes `n` bytes from `budget`, or leaves it alone and says no when fewer are left.
+/// Takes `n` bytes from `budget`, or says no when fewer are left; then the budget is spent, so
+/// decoding stops there and the caller can tell that it did.
 fn take(budget: &Cell<usize>, n: usize) -> bool {
     match budget.get().checked_sub(n) {
         Some(left) => {
             budget.set(left);
             true
         }
-        None => false,
+        None => {
+            budget.set(0);
+            false
+        }
     }
 }
 

@@ -125,8 +125,9 @@ impl Doc {
 /// found in `bytes` as written; the result is `found` with the matches in decoded text added,
 /// sorted by position. Where a decoded match overlaps a match of the text as written, one of them
 /// is kept: the decoded one when it was base64 (the text as written is only its encoding) or when
-/// it is a specific rule's and the other a generic one's.
-pub fn scan(matcher: &Matcher<'_>, bytes: &[u8], found: Vec<Match>) -> Vec<Found> {
+/// it is a specific rule's and the other a generic one's. The flag says whether decoding stopped
+/// at the per-blob cap (`MAX_DECODED`), leaving encoded text undecoded.
+pub fn scan(matcher: &Matcher<'_>, bytes: &[u8], found: Vec<Match>) -> (Vec<Found>, bool) {
     let budget = Cell::new(MAX_DECODED);
     let found = found
         .into_iter()
@@ -135,7 +136,8 @@ pub fn scan(matcher: &Matcher<'_>, bytes: &[u8], found: Vec<Match>) -> Vec<Found
             decoded: Vec::new(),
         })
         .collect();
-    level(matcher, bytes, found, 0, &budget)
+    let found = level(matcher, bytes, found, 0, &budget);
+    (found, budget.get() == 0)
 }
 
 fn level(

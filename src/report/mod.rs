@@ -140,6 +140,8 @@ pub struct Stats {
     pub too_large_skipped: AtomicU64,
     /// FIFOs, sockets and devices (and ignore files that are one) that were never opened.
     pub special_skipped: AtomicU64,
+    /// Blobs whose encoded text went past the decoding cap (the rest was not decoded).
+    pub decode_capped: AtomicU64,
 }
 
 impl Stats {
@@ -158,6 +160,7 @@ impl Stats {
             binary_skipped: get(&self.binary_skipped),
             too_large_skipped: get(&self.too_large_skipped),
             special_skipped: get(&self.special_skipped),
+            decode_capped: get(&self.decode_capped),
             elapsed,
         }
     }
@@ -178,6 +181,8 @@ pub struct ScanTotals {
     pub too_large_skipped: u64,
     /// FIFOs, sockets and devices skipped (never opened).
     pub special_skipped: u64,
+    /// Blobs whose encoded text went past the decoding cap.
+    pub decode_capped: u64,
     /// Wall time of the scan.
     pub elapsed: Duration,
 }
