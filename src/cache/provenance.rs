@@ -13,7 +13,7 @@
 //! commit or tree, a blob with findings that no new commit and no old introduction places
 //! (unreachable blobs are placed by the full walk), and `--all-provenance`.
 
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use gix::bstr::BString;
@@ -136,7 +136,7 @@ fn extend(
     let new = CommitGraph::load(repo, tips, &old);
     if !new.errors.is_empty()
         || new.times.iter().any(|&t| t <= snapshot.max_time)
-        || !order_is_forced(&new)
+        || !new.order_forced
     {
         return None;
     }
@@ -205,40 +205,6 @@ fn extend(
         blobs: records(&prov),
     };
     Some((prov, Some(next)))
-}
-
-/// Whether the graph's order (parents first, oldest date first among ready commits) never had
-/// to choose between two ready commits of the same date: then it does not depend on how the
-/// walk numbered the commits, and the whole history's walk orders them the same way.
-fn order_is_forced(g: &CommitGraph) -> bool {
-    let n = g.len();
-    let mut children: Vec<Vec<u32>> = vec![Vec::new(); n];
-    let mut waiting: Vec<usize> = vec![0; n];
-    for (c, ps) in g.parents.iter().enumerate() {
-        waiting[c] = ps.len();
-        for &p in ps {
-            children[p as usize].push(c as u32);
-        }
-    }
-    let mut ready: BinaryHeap<std::cmp::Reverse<(i64, u32)>> = (0..n)
-        .filter(|&c| waiting[c] == 0)
-        .map(|c| std::cmp::Reverse((g.times[c], c as u32)))
-        .collect();
-    while let Some(std::cmp::Reverse((t, c))) = ready.pop() {
-        if ready
-            .peek()
-            .is_some_and(|std::cmp::Reverse((u, _))| *u == t)
-        {
-            return false;
-        }
-        for &ch in &children[c as usize] {
-            waiting[ch as usize] -= 1;
-            if waiting[ch as usize] == 0 {
-                ready.push(std::cmp::Reverse((g.times[ch as usize], ch)));
-            }
-        }
-    }
-    true
 }
 
 /// A partial clone (objects of old commits may be fetched later): git marks its packs with

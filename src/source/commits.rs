@@ -35,6 +35,9 @@ pub struct CommitGraph {
     pub order: Vec<u32>,
     /// Committer time (seconds since the epoch) of each commit.
     pub times: Vec<i64>,
+    /// Whether `order` never had to choose between two ready commits of the same date: then it
+    /// does not depend on how the walk numbered the commits.
+    pub order_forced: bool,
     /// Commits that could not be read or decoded: the walk stopped there.
     pub errors: Vec<String>,
 }
@@ -120,29 +123,7 @@ impl CommitGraph {
             g.parents.push(inside);
             g.outside_parent_trees.push(outside);
         }
-        let n = g.ids.len();
-        let mut children: Vec<Vec<u32>> = vec![Vec::new(); n];
-        let mut waiting: Vec<usize> = vec![0; n];
-        for (c, ps) in g.parents.iter().enumerate() {
-            waiting[c] = ps.len();
-            for &p in ps {
-                children[p as usize].push(c as u32);
-            }
-        }
-        let mut ready: BinaryHeap<std::cmp::Reverse<(i64, u32)>> = (0..n)
-            .filter(|&c| waiting[c] == 0)
-            .map(|c| std::cmp::Reverse((times[c], c as u32)))
-            .collect();
-        g.order.reserve(n);
-        while let Some(std::cmp::Reverse((_, c))) = ready.pop() {
-            g.order.push(c);
-            for &ch in &children[c as usize] {
-                waiting[ch as usize] -= 1;
-                if waiting[ch as usize] == 0 {
-                    ready.push(std::cmp::Reverse((times[ch as usize], ch)));
-                }
-            }
-        }
+        (g.order, g.order_forced) = date_order(&g.parents, &times);
         errors.sort();
         errors.dedup();
         g.errors = errors;
@@ -384,4 +365,35 @@ impl Diff<'_> {
             self.path.truncate(len);
         }
     }
+}
+
+/// Parents before children; among ready commits the oldest date first (ties by index). The flag
+/// says whether no two ready commits ever shared a date.
+fn date_order(parents: &[Vec<u32>], times: &[i64]) -> (Vec<u32>, bool) {
+    let n = parents.len();
+    let mut children: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut waiting: Vec<usize> = vec![0; n];
+    for (c, ps) in parents.iter().enumerate() {
+        waiting[c] = ps.len();
+        for &p in ps {
+            children[p as usize].push(c as u32);
+        }
+    }
+    let mut ready: BinaryHeap<std::cmp::Reverse<(i64, u32)>> = (0..n)
+        .filter(|&c| waiting[c] == 0)
+        .map(|c| std::cmp::Reverse((times[c], c as u32)))
+        .collect();
+    let mut order = Vec::with_capacity(n);
+    let mut forced = true;
+    while let Some(std::cmp::Reverse((t, c))) = ready.pop() {
+        forced &= ready.peek().is_none_or(|std::cmp::Reverse((u, _))| *u != t);
+        order.push(c);
+        for &ch in &children[c as usize] {
+            waiting[ch as usize] -= 1;
+            if waiting[ch as usize] == 0 {
+                ready.push(std::cmp::Reverse((times[ch as usize], ch)));
+            }
+        }
+    }
+    (order, forced)
 }
