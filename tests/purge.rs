@@ -4,7 +4,7 @@
 //! nothing.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::fix::{clean_command, ok, python_bin};
 use crate::util::cmd::Keysweep;
@@ -37,6 +37,25 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .args(args))
 }
 
+/// A PEM RSA block of `lines` synthetic base64 lines seeded from `seed` on, and those lines.
+fn synthetic_pem(seed: u64, lines: u64) -> (String, Vec<String>) {
+    let body: Vec<String> = (0..lines)
+        .map(|i| synthetic(seed + i, 64, BASE64))
+        .collect();
+    let pem = format!(
+        "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
+        body.join("\n")
+    );
+    (pem, body)
+}
+
+/// A bare `origin.git` in `top` and its clone `work`, returned.
+fn origin_and_clone(top: &Path) -> PathBuf {
+    git(top, &["init", "-q", "--bare", "origin.git"]);
+    git(top, &["clone", "-q", "origin.git", "work"]);
+    top.join("work")
+}
+
 #[test]
 fn purge_plan_commands_leave_a_history_without_secrets() {
     let Some(py) = python_bin() else { return };
@@ -44,15 +63,9 @@ fn purge_plan_commands_leave_a_history_without_secrets() {
     let top = dir.path();
     let django_key = synthetic(1, 50, DJANGO);
     let token = format!("ghp_{}", synthetic(2, 36, BASE62));
-    let pem_body: Vec<String> = (0..6).map(|i| synthetic(10 + i, 64, BASE64)).collect();
-    let pem = format!(
-        "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
-        pem_body.join("\n")
-    );
+    let (pem, pem_body) = synthetic_pem(10, 6);
 
-    git(top, &["init", "-q", "--bare", "origin.git"]);
-    git(top, &["clone", "-q", "origin.git", "work"]);
-    let work = top.join("work");
+    let work = origin_and_clone(top);
     fs::create_dir_all(work.join("app")).expect("mkdir");
     fs::write(
         work.join("app/settings.py"),
@@ -179,14 +192,8 @@ fn r9_purge_plan_removes_secrets_from_pyc_files_and_pem_blocks() {
     let dir = tempfile::tempdir().expect("tempdir");
     let top = dir.path();
     let django_key = format!("django-insecure-{}", synthetic(21, 50, DJANGO));
-    let pem_body: Vec<String> = (0..5).map(|i| synthetic(30 + i, 64, BASE64)).collect();
-    let pem = format!(
-        "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
-        pem_body.join("\n")
-    );
-    git(top, &["init", "-q", "--bare", "origin.git"]);
-    git(top, &["clone", "-q", "origin.git", "work"]);
-    let work = top.join("work");
+    let (pem, pem_body) = synthetic_pem(30, 5);
+    let work = origin_and_clone(top);
     fs::create_dir_all(work.join("app")).expect("mkdir");
     fs::write(
         work.join("app/settings.py"),
