@@ -314,17 +314,18 @@ fn percent_decode(token: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
     let mut any = false;
     while i < token.len() {
         offsets.push(i);
-        match (
-            token[i],
-            hex_value(token.get(i + 1..i + 3).unwrap_or_default()),
-        ) {
-            (b'%', Some(v)) if is_hex_at(token, i + 1) && is_hex_at(token, i + 2) => {
+        // Only a `%` followed by two hex digits is parsed, not every byte's next two.
+        let escaped = (token[i] == b'%' && is_hex_at(token, i + 1) && is_hex_at(token, i + 2))
+            .then(|| hex_value(&token[i + 1..i + 3]))
+            .flatten();
+        match escaped {
+            Some(v) => {
                 text.push(v as u8);
                 any = true;
                 i += 3;
             }
-            (b, _) => {
-                text.push(b);
+            None => {
+                text.push(token[i]);
                 i += 1;
             }
         }
