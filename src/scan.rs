@@ -145,9 +145,6 @@ pub fn run(config: &ScanConfig, diags: &Diagnostics) -> Result<ScanOutcome> {
         .map_err(|e| Error::Config(format!("cannot start worker threads: {e}")))?;
     let matcher = Matcher::new(&config.rules).with_prefilter(config.prefilter);
     let scanner = BlobScanner::new(matcher);
-    for w in &config.warnings {
-        diags.warn(w);
-    }
     let (mut findings, mut present) =
         pool.install(|| -> Result<(Vec<Finding>, Option<Vec<Finding>>)> {
             match &config.target {

@@ -192,12 +192,14 @@ fn r13_fifo_ignore_files_are_never_opened() {
 #[test]
 fn r13_thread_count_is_capped_with_a_warning() {
     let (repo, _, _) = repo_with_tokens();
-    keysweep(
+    let out = keysweep(
         repo.path(),
         &["scan", ".", "--threads", "100000", "--format", "json"],
     )
-    .expect_code(1)
-    .stderr_has("--threads 100000 is more than 4 per core");
+    .expect_code(1);
+    let warning = "--threads 100000 is more than 4 per core";
+    out.stderr_has(warning);
+    assert_eq!(out.stderr.matches(warning).count(), 1, "{}", out.stderr);
     keysweep(repo.path(), &["scan", ".", "--threads", "-3"]).expect_code(2);
 }
 
