@@ -14,7 +14,7 @@ use crate::rules::{Category, Rule, RuleIdx, RuleSet, Severity};
 use memo::{content_hash, Table};
 use prefilter::Prefilter;
 use regex::bytes::{RegexSet, RegexSetBuilder};
-use windows::{Piece, WindowBuilder};
+use windows::{Groups, Piece, WindowBuilder};
 
 /// One confirmed match of one rule in one blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,10 +49,13 @@ pub struct Matcher<'r> {
     rules: &'r RuleSet,
     prefilter: Prefilter,
     use_prefilter: bool,
+    /// Rules that share their windows, see [`Groups`].
+    groups: Groups,
     /// Keyword hits per distinct chunk of text.
     chunk_hits: Table<u128, prefilter::Hit>,
-    /// Confirmed matches per (distinct window of text, rule).
-    window_matches: Table<(u128, u32), WindowMatch>,
+    /// Confirmed matches per (distinct piece of text, group of rules), each with the position of
+    /// its rule in the group: one lookup per piece for all rules sharing it.
+    window_matches: Table<(u128, u32), (u32, WindowMatch)>,
     /// One pass over a piece for all generic rules at once, see [`GenericSet`].
     generic: GenericSet,
 }
@@ -62,12 +65,19 @@ pub struct Matcher<'r> {
 /// engine no literal to skip with) runs only where it will find something. In keyword-dense text
 /// the generic rules' windows coincide, so the set's answer per piece is remembered by content and
 /// shared between them.
+///
+/// Measured alternatives that did not pay (CPU of a Django history sweep and of the adversarial
+/// shapes of `scripts/bench-adversarial.sh`): no set at all (history +2%, minified JS +30% to
+/// +50%); a set per group of rules sharing windows (minified JS +25% to +40%: the groups' pieces
+/// coincide there, and one set answers for all of them); the set consulted only for tiles of large
+/// windows (history +3%); rules without a literal prefix added to the set (a larger set costs more
+/// per pass than their own regexes: +10% to +110% on the adversarial shapes).
 #[derive(Debug)]
 struct GenericSet {
     set: Option<RegexSet>,
     /// Each rule's index in `set`, if it is a member.
     member: Vec<Option<u32>>,
-    /// The members that match, per distinct piece (keyed like `window_matches`, without the rule).
+    /// The members that match, per distinct piece (keyed like `window_matches`, without the group).
     hits: Table<u128, u32>,
 }
 
@@ -78,7 +88,7 @@ impl GenericSet {
         for (idx, rule) in rules.rules().iter().enumerate() {
             if rule.is_generic() {
                 member[idx] = Some(patterns.len() as u32);
-                patterns.push(rule.compiled().pattern.as_str().to_string());
+                patterns.push(rule.compiled().pattern.as_str());
             }
         }
         // Same options as each rule's own regex (see `rules::Compiled`). Should the set not build
@@ -114,6 +124,13 @@ impl GenericSet {
     }
 }
 
+/// A piece of a window with the content key its results are remembered under (`None` for text too
+/// long to remember).
+struct KeyedPiece {
+    piece: Piece,
+    key: Option<u128>,
+}
+
 impl<'r> Matcher<'r> {
     /// A matcher for `rules`, with the keyword prefilter on.
     pub fn new(rules: &'r RuleSet) -> Matcher<'r> {
@@ -121,9 +138,10 @@ impl<'r> Matcher<'r> {
             rules,
             prefilter: Prefilter::new(rules),
             use_prefilter: true,
+            generic: GenericSet::new(rules),
+            groups: Groups::new(rules, |idx| reach(rules, idx)),
             chunk_hits: Table::default(),
             window_matches: Table::default(),
-            generic: GenericSet::new(rules),
         }
     }
 
@@ -152,15 +170,23 @@ impl<'r> Matcher<'r> {
         let mut found = Vec::new();
         if self.use_prefilter {
             // Windows are built as the hits stream in: a keyword-dense text has millions of hits
-            // but few merged windows, so hits are never collected per rule.
-            let mut by_rule: Vec<WindowBuilder> = Vec::new();
+            // but few merged windows, so hits are never collected per rule. A hit reaches the
+            // group of each rule using its keyword; the rules of a group usually follow one
+            // another, and a repeated hit changes nothing, so it is added once per group.
+            let mut by_group: Vec<WindowBuilder> = Vec::new();
+            let mut last = (u32::MAX, 0, 0);
             let mut add = |rule: usize, start: usize, end: usize| {
-                if by_rule.is_empty() {
-                    by_rule = (0..self.rules.rules().len())
+                let g = self.groups.of(rule);
+                if last == (g, start, end) {
+                    return;
+                }
+                last = (g, start, end);
+                if by_group.is_empty() {
+                    by_group = (0..self.groups.len())
                         .map(|_| WindowBuilder::default())
                         .collect();
                 }
-                by_rule[rule].add(bytes, start, end, self.after(rule));
+                by_group[g as usize].add(bytes, start, end, self.groups.after(g));
             };
             for chunk in memo::chunks(bytes) {
                 // A chunk cut mid-line is searched a keyword's length further, for a keyword that
@@ -195,15 +221,23 @@ impl<'r> Matcher<'r> {
                     });
                 }
             }
-            for (idx, builder) in by_rule.iter().enumerate() {
+            for (g, builder) in by_group.iter().enumerate() {
                 if !builder.windows.is_empty() {
-                    self.confirm(idx, bytes, &builder.windows, &mut found);
+                    self.confirm(g as u32, bytes, &builder.windows, &mut found);
                 }
             }
+            // A rule without keywords has its own group, whose window is the whole blob.
+            let mut whole_done = Vec::new();
             for &idx in self.prefilter.keywordless() {
-                let whole = 0..bytes.len();
-                if !whole.is_empty() {
-                    self.confirm(idx, bytes, std::slice::from_ref(&whole), &mut found);
+                let g = self.groups.of(idx);
+                if !bytes.is_empty() && !whole_done.contains(&g) {
+                    whole_done.push(g);
+                    self.confirm(
+                        g,
+                        bytes,
+                        std::slice::from_ref(&(0..bytes.len())),
+                        &mut found,
+                    );
                 }
             }
         } else {
@@ -214,69 +248,59 @@ impl<'r> Matcher<'r> {
         resolve_overlaps(self.rules, found)
     }
 
-    /// How far past a keyword hit a match of rule `idx` may end.
-    fn after(&self, idx: RuleIdx) -> usize {
-        if self
-            .rules
-            .rule(idx)
-            .categories
-            .contains(&Category::PrivateKey)
-        {
-            windows::WINDOW_AFTER_KEY_BLOCK
-        } else {
-            windows::WINDOW_AFTER
+    /// Runs the rules of group `g` in `windows` (disjoint, sorted). A large window is searched
+    /// in pieces; the results of a piece are remembered by content for the whole group, so
+    /// repeated text is confirmed once; a match overlapping the previous one of the same rule
+    /// (found again from the next piece) is dropped, as one search over the whole window would
+    /// have stepped over it.
+    fn confirm(&self, g: u32, bytes: &[u8], windows: &[Range<usize>], out: &mut Vec<Match>) {
+        let members = self.groups.members(g);
+        let mut last_end = vec![0; members.len()];
+        for kp in keyed_pieces(bytes, windows, self.groups.after(g)) {
+            let base = kp.piece.keep.start;
+            let compute = || self.confirm_members(members, bytes, &kp);
+            let matches = match kp.key {
+                Some(key) => self.window_matches.get_or_compute((key, g), key, compute),
+                None => std::sync::Arc::new(compute()),
+            };
+            for (i, m) in matches.iter() {
+                let i = *i as usize;
+                let span = base + m.span.start..base + m.span.end;
+                if span.start < last_end[i] {
+                    continue;
+                }
+                last_end[i] = span.end;
+                out.push(Match {
+                    rule: members[i],
+                    span,
+                    secret_span: base + m.secret_span.start..base + m.secret_span.end,
+                    secret: m.secret.clone(),
+                    severity: m.severity,
+                    paired_id: m.paired_id.clone(),
+                });
+            }
         }
     }
 
-    /// Runs rule `idx` in `windows` (disjoint, sorted). A large window is searched in pieces
-    /// whose results are remembered by content, so repeated text is confirmed once; a match
-    /// overlapping the previous one of the same rule (found again from the next piece) is
-    /// dropped, as one search over the whole window would have stepped over it.
-    fn confirm(&self, idx: RuleIdx, bytes: &[u8], windows: &[Range<usize>], out: &mut Vec<Match>) {
-        let rule = self.rules.rule(idx);
-        let after = self.after(idx);
-        let mut last_end = 0;
-        for window in windows {
-            for piece in windows::pieces(bytes, window.clone(), after) {
-                let base = piece.keep.start;
-                // The result is a function of the piece's text, the byte before it (for `\b` and
-                // `^`) and where keeping stops, so it can be shared between blobs and pieces.
-                let context = base.saturating_sub(1);
-                let text = &bytes[context..piece.search_end];
-                let matches = if text.len() <= memo::MAX_REMEMBERED_TEXT {
-                    let seed = ((piece.keep.len() as u64) << 1) | u64::from(base == 0);
-                    let key = memo::content_hash_seeded(text, seed);
-                    self.window_matches
-                        .get_or_compute((key, idx as u32), key, || {
-                            if self
-                                .generic
-                                .may_match(idx, bytes, base, piece.search_end, key)
-                            {
-                                confirm_piece(rule, bytes, &piece)
-                            } else {
-                                Vec::new()
-                            }
-                        })
-                } else {
-                    std::sync::Arc::new(confirm_piece(rule, bytes, &piece))
-                };
-                for m in matches.iter() {
-                    let span = base + m.span.start..base + m.span.end;
-                    if span.start < last_end {
-                        continue;
-                    }
-                    last_end = span.end;
-                    out.push(Match {
-                        rule: idx,
-                        span,
-                        secret_span: base + m.secret_span.start..base + m.secret_span.end,
-                        secret: m.secret.clone(),
-                        severity: m.severity,
-                        paired_id: m.paired_id.clone(),
-                    });
-                }
+    /// The matches of each rule of `members` in one piece, tagged with the rule's position.
+    fn confirm_members(
+        &self,
+        members: &[RuleIdx],
+        bytes: &[u8],
+        kp: &KeyedPiece,
+    ) -> Vec<(u32, WindowMatch)> {
+        let mut out = Vec::new();
+        for (i, &idx) in members.iter().enumerate() {
+            let (start, end) = (kp.piece.keep.start, kp.piece.search_end);
+            let may_match = kp
+                .key
+                .is_none_or(|key| self.generic.may_match(idx, bytes, start, end, key));
+            if may_match {
+                let found = confirm_piece(self.rules.rule(idx), bytes, &kp.piece);
+                out.extend(found.into_iter().map(|m| (i as u32, m)));
             }
         }
+        out
     }
 
     /// Runs rule `idx` over the whole blob, checking keyword containment by plain substring search.
@@ -291,6 +315,34 @@ impl<'r> Matcher<'r> {
             severity: m.severity,
             paired_id: m.paired_id,
         }));
+    }
+}
+
+/// The pieces of `windows` for rules whose matches may end `after` bytes past a keyword, each with
+/// its content key. The result of a piece is a function of its text, the byte before it (for `\b`
+/// and `^`) and where keeping stops, so it can be shared between blobs, pieces and rules.
+fn keyed_pieces(bytes: &[u8], windows: &[Range<usize>], after: usize) -> Vec<KeyedPiece> {
+    let mut out = Vec::new();
+    for window in windows {
+        for piece in windows::pieces(bytes, window.clone(), after) {
+            let base = piece.keep.start;
+            let text = &bytes[base.saturating_sub(1)..piece.search_end];
+            let key = (text.len() <= memo::MAX_REMEMBERED_TEXT).then(|| {
+                let seed = ((piece.keep.len() as u64) << 1) | u64::from(base == 0);
+                memo::content_hash_seeded(text, seed)
+            });
+            out.push(KeyedPiece { piece, key });
+        }
+    }
+    out
+}
+
+/// How far past a keyword hit a match of rule `idx` may end.
+fn reach(rules: &RuleSet, idx: RuleIdx) -> usize {
+    if rules.rule(idx).categories.contains(&Category::PrivateKey) {
+        windows::WINDOW_AFTER_KEY_BLOCK
+    } else {
+        windows::WINDOW_AFTER
     }
 }
 
@@ -478,4 +530,35 @@ fn resolve_overlaps(rules: &RuleSet, found: Vec<Match>) -> Vec<Match> {
     });
     kept.sort_by(|a, b| a.span.start.cmp(&b.span.start).then(a.rule.cmp(&b.rule)));
     kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rules that share windows (eight `django.secret-key.*` rules, three `url.*` rules) are
+    /// confirmed on shared pieces; each still finds exactly what it finds alone, over the whole
+    /// blob, here in text long enough to be cut into tiles.
+    #[test]
+    fn rules_sharing_windows_find_what_they_find_alone() {
+        let rules = RuleSet::builtin().expect("built-in rules");
+        let mut text = String::from("import os\n");
+        for i in 0..3000 {
+            text.push_str(&format!("# SECRET_KEY and password notes, line {i}\n"));
+        }
+        text.push_str("SECRET_KEY = 'k3#v9!w$q2@zr8^m1&x7*p0(t-_=+)e4y6u5a1b2c3d4e5'\n");
+        text.push_str("DATABASE_URL = 'postgres://app:Vb7qLx2Rt9Kw@db.internal:5432/app'\n");
+        text.push_str("api_key = \"ncTIsHVcQXPQjWJQh3qb38JzfqfB8mEf\"\n");
+        let fast = Matcher::new(&rules).scan(text.as_bytes());
+        let slow = Matcher::new(&rules)
+            .with_prefilter(false)
+            .scan(text.as_bytes());
+        let ids = |ms: &[Match]| -> Vec<String> {
+            ms.iter()
+                .map(|m| rules.rule(m.rule).id.as_str().to_string())
+                .collect()
+        };
+        assert!(fast.len() >= 3, "{:?}", ids(&fast));
+        assert_eq!(fast, slow, "{:?} vs {:?}", ids(&fast), ids(&slow));
+    }
 }

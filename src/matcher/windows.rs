@@ -8,7 +8,10 @@
 //! (a run of one keyword or a million identical lines is confirmed a few dozen times, not once
 //! per hit).
 
+use std::collections::HashMap;
 use std::ops::Range;
+
+use crate::rules::{RuleIdx, RuleSet};
 
 /// How far before a keyword hit a match may start (then widened to the start of the line). A
 /// rule's regex runs only in such windows around its keyword hits, so a multi-megabyte bundle with
@@ -67,6 +70,77 @@ impl WindowBuilder {
     }
 }
 
+/// Rules whose keyword hits build the same windows: the same keywords (as the prefilter matches
+/// them, lowercased for `ignore_case` rules) and the same reach past a hit. Such rules (the
+/// `django.secret-key.*` family, `url.*`, `generic.secret.*`) get their windows built, cut into
+/// pieces and hashed once for the group; each rule's regex then runs on the shared pieces.
+#[derive(Debug)]
+pub struct Groups {
+    /// Each rule's group. Rules without keywords form groups too (their window is the whole blob).
+    of_rule: Vec<u32>,
+    /// Each group's rules, in rule order, and how far past a hit their matches may end.
+    groups: Vec<(Vec<RuleIdx>, usize)>,
+}
+
+impl Groups {
+    /// Groups `rules`; `after(idx)` is how far past a keyword hit a match of rule `idx` may end.
+    pub fn new(rules: &RuleSet, after: impl Fn(RuleIdx) -> usize) -> Groups {
+        let mut by_key: HashMap<(bool, Vec<String>, usize), u32> = HashMap::new();
+        let mut of_rule = Vec::with_capacity(rules.rules().len());
+        let mut groups: Vec<(Vec<RuleIdx>, usize)> = Vec::new();
+        for (idx, rule) in rules.rules().iter().enumerate() {
+            let mut keywords: Vec<String> = rule
+                .keywords
+                .iter()
+                .map(|k| {
+                    if rule.ignore_case {
+                        k.to_ascii_lowercase()
+                    } else {
+                        k.clone()
+                    }
+                })
+                .collect();
+            keywords.sort_unstable();
+            keywords.dedup();
+            let reach = after(idx);
+            let g = *by_key
+                .entry((rule.ignore_case, keywords, reach))
+                .or_insert_with(|| {
+                    groups.push((Vec::new(), reach));
+                    groups.len() as u32 - 1
+                });
+            groups[g as usize].0.push(idx);
+            of_rule.push(g);
+        }
+        Groups { of_rule, groups }
+    }
+
+    /// The number of groups.
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Whether there is no group (no rule has a keyword).
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// The group of rule `idx`.
+    pub fn of(&self, idx: RuleIdx) -> u32 {
+        self.of_rule[idx]
+    }
+
+    /// The rules of group `g`.
+    pub fn members(&self, g: u32) -> &[RuleIdx] {
+        &self.groups[g as usize].0
+    }
+
+    /// How far past a keyword hit a match of group `g`'s rules may end.
+    pub fn after(&self, g: u32) -> usize {
+        self.groups[g as usize].1
+    }
+}
+
 /// One regex search: matches starting in `keep` are kept; the search may run on to `search_end`,
 /// so a match that starts near the end of `keep` is found whole.
 #[derive(Debug, Clone)]
@@ -118,6 +192,38 @@ fn line_end(bytes: &[u8], pos: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_with_the_same_keywords_and_reach_share_a_group() {
+        let rules = RuleSet::builtin().expect("built-in rules");
+        let idx = |id: &str| {
+            rules
+                .rules()
+                .iter()
+                .position(|r| r.id.as_str() == id)
+                .unwrap_or_else(|| panic!("no rule {id}"))
+        };
+        let groups = Groups::new(&rules, |i| i % 2);
+        let alike = |a: &str, b: &str| groups.of(idx(a)) == groups.of(idx(b));
+        // `i % 2` stands in for the reach: rules next to each other get different ones.
+        let (a, b) = ("generic.secret.assignment", "generic.secret.unquoted");
+        assert_eq!(alike(a, b), idx(a) % 2 == idx(b) % 2);
+        let groups = Groups::new(&rules, |_| WINDOW_AFTER);
+        let alike = |a: &str, b: &str| groups.of(idx(a)) == groups.of(idx(b));
+        assert!(alike(
+            "generic.secret.assignment",
+            "generic.secret.unquoted"
+        ));
+        assert!(alike("url.password", "url.basic-auth"));
+        assert!(!alike(
+            "generic.secret.assignment",
+            "generic.password.assignment"
+        ));
+        assert!(groups.len() < rules.rules().len());
+        for g in 0..groups.len() as u32 {
+            assert!(groups.members(g).iter().all(|&i| groups.of(i) == g));
+        }
+    }
 
     #[test]
     fn short_lines_give_whole_line_windows() {
