@@ -292,12 +292,12 @@ impl<'p> PlanWriter<'p> {
 }
 
 /// The serialised form of `key`'s value (`value(&key)`), from `cache` or written now.
-fn fragment<'c, K: Hash + Eq, V: Serialize + ?Sized>(
-    cache: &'c mut HashMap<K, Vec<u8>>,
+fn fragment<K: Hash + Eq, V: Serialize + ?Sized>(
+    cache: &mut HashMap<K, Vec<u8>>,
     key: K,
     pretty: bool,
     value: impl FnOnce(&K) -> &V,
-) -> io::Result<&'c [u8]> {
+) -> io::Result<&[u8]> {
     let bytes = match cache.entry(key) {
         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
         std::collections::hash_map::Entry::Vacant(e) => {
@@ -349,11 +349,22 @@ mod tests {
             },
         ];
         let mut out = Vec::new();
+        // Built alone, and through one cache (which shares the steps that come out the same).
+        let mut shared = crate::remediation::PlanCache::default();
         for spec in [&spec, &bare] {
             for ctx in &contexts {
                 out.push(RemediationPlan::new(spec, ctx));
+                out.push(shared.plan(spec, ctx));
+                let mut elsewhere = ctx.clone();
+                elsewhere.head_places = vec!["c/other.py:9".into()];
+                out.push(shared.plan(spec, &elsewhere));
             }
         }
+        assert!(
+            out.iter()
+                .any(|p| p.steps.iter().any(|s| std::sync::Arc::strong_count(s) > 1)),
+            "some steps are shared"
+        );
         let mut no_steps = out[0].clone();
         no_steps.steps.clear();
         out.push(no_steps);
