@@ -16,6 +16,13 @@
 # The target is >= 50 MB/s per core on every shape: matching is linear in the input whatever its
 # shape. Each shape is reported twice: by wall time, and by the CPU time (user + system) of the
 # one-thread process, which is what "per core" means and what a busy machine does not inflate.
+#
+# many-findings.env is output-bound, not matching-bound: every one of its ~79,000 lines is a
+# distinct finding, and each finding's JSON record (~2.4 KB, mostly its `remediation_steps`) is
+# ~46 times the 50-odd bytes of its line, so the run writes ~190 MB for 4 MB of input and its
+# time goes to building and writing findings. Input MB/s cannot reach the 50 MB/s target on it
+# (that would be 2 GB/s of output); it is kept in the table, with its findings/s and output MB/s
+# on a line of its own, and the slowest shape is printed both with it and without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -114,6 +121,8 @@ bins = {"this": ks}
 if other:
     bins["other"] = other
 shapes = sorted(os.listdir(dir), key=lambda s: (s != "ordinary.py", s))
+# Shapes whose time is that of writing their findings, not of matching (see the header).
+OUTPUT_BOUND = {"many-findings.env"}
 def once(binary, path):
     cmd = [binary, "scan", path, "--no-history", "--format", "jsonl", "--quiet", "--threads", "1"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -127,13 +136,15 @@ def once(binary, path):
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if p.returncode not in (0, 1):
         sys.exit(f"{binary} failed ({p.returncode}) on {path}: {p.stderr.decode()[:500]}")
-    return (wall, cpu), p.stdout.count(b"\n")
+    return (wall, cpu, len(p.stdout)), p.stdout.count(b"\n")
 print(f"{runs} runs per shape and binary, alternating, medians; --threads 1; timeout {timeout:.0f} s")
 head = f"{'shape':30s} {'MB':>6s}"
 for b in bins:
     head += f" {b + ' s':>9s} {b + ' MB/s':>11s} {b + ' cpu MB/s':>13s} {'found':>7s}"
 print(head)
 worst = None
+worst_matching = None
+notes = []
 for shape in shapes:
     path = os.path.join(dir, shape)
     mb = os.path.getsize(path) / 1e6
@@ -153,12 +164,33 @@ for shape in shapes:
             line += f" {'>' + format(timeout, '.0f'):>9s} {'<' + format(mb / timeout, '.2f'):>11s} {'-':>13s} {'-':>7s}"
             rate = 0.0
         else:
-            med = statistics.median(w for w, _ in ws)
-            cpu = statistics.median(c for _, c in ws)
+            med = statistics.median(w for w, _, _ in ws)
+            cpu = statistics.median(c for _, c, _ in ws)
+            out_mb = statistics.median(o for _, _, o in ws) / 1e6
             rate = mb / max(cpu, 1e-6)
             line += f" {med:9.3f} {mb / med:11.1f} {rate:13.1f} {found[b]:7d}"
+            if shape in OUTPUT_BOUND:
+                notes.append(
+                    f"  {shape} ({b}): output-bound: {found[b] / max(cpu, 1e-6):,.0f} findings/s, "
+                    f"{out_mb / max(cpu, 1e-6):.1f} output MB/s by CPU time "
+                    f"({out_mb:.0f} MB written for {mb:.1f} MB read)"
+                )
         if b == "this":
-            worst = rate if worst is None else min(worst, rate)
+            if worst is None or rate < worst[0]:
+                worst = (rate, shape)
+            if shape not in OUTPUT_BOUND and (worst_matching is None or rate < worst_matching[0]):
+                worst_matching = (rate, shape)
     print(line, flush=True)
-print(f"slowest shape (this binary): {worst:.1f} MB/s per core by CPU time (target >= 50)")
+for n in notes:
+    print(n)
+print(
+    f"slowest shape (this binary): {worst[1]}: {worst[0]:.1f} MB/s per core by CPU time "
+    f"(target >= 50)"
+)
+if worst_matching is not None:
+    bound = ", ".join(sorted(OUTPUT_BOUND & set(shapes)))
+    print(
+        f"slowest shape without the output-bound ones ({bound}): {worst_matching[1]}: "
+        f"{worst_matching[0]:.1f} MB/s per core by CPU time (target >= 50)"
+    )
 PY

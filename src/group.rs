@@ -4,10 +4,10 @@
 //! `remediation_steps` in JSON. Grouping is by value, decided before any redaction, so two
 //! different secrets are never merged, masked or not.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::finding::Finding;
-use crate::remediation::{short_sha, Context, RemediationPlan};
+use crate::remediation::{short_sha, Context, PlanCache, RemediationPlan};
 use crate::rules::remediation::RemediationSpec;
 use crate::rules::RuleSet;
 use crate::text::{escape, escape_bytes};
@@ -17,45 +17,59 @@ use crate::text::{escape, escape_bytes};
 /// among them ([`specificity`]). `present` (the working-tree findings) gets the same ids. Call it
 /// before redacting: masked secrets can collide, values cannot.
 pub fn assign_secret_groups(findings: &mut [Finding], present: &mut [Finding], rules: &RuleSet) {
-    let generic: HashMap<&str, bool> = rules
-        .rules()
-        .iter()
-        .map(|r| (r.id.as_str(), r.is_generic()))
-        .collect();
-    let rank = |f: &Finding| specificity(f, generic.get(f.rule_id.as_str()).copied());
-    let mut best: HashMap<String, (Specificity, String)> = HashMap::new();
-    for f in findings.iter().chain(present.iter()) {
-        let r = rank(f);
-        match best.get_mut(&f.secret) {
-            Some(slot) if slot.0 >= r => {}
-            Some(slot) => *slot = (r, f.fingerprint.clone()),
+    let generic = generic_rules(rules);
+    // The index (into `findings` then `present`) of each value's best finding.
+    let mut best: HashMap<&str, usize> = HashMap::default();
+    let all: Vec<&Finding> = findings.iter().chain(present.iter()).collect();
+    for (i, f) in all.iter().enumerate() {
+        match best.get_mut(f.secret.as_str()) {
+            Some(slot) if rank(all[*slot], &generic) >= rank(f, &generic) => {}
+            Some(slot) => *slot = i,
             None => {
-                best.insert(f.secret.clone(), (r, f.fingerprint.clone()));
+                best.insert(f.secret.as_str(), i);
             }
         }
     }
-    for f in findings.iter_mut().chain(present.iter_mut()) {
-        if let Some((_, id)) = best.get(&f.secret) {
-            f.secret_group = id.clone();
-        }
+    let ids: Vec<String> = all
+        .iter()
+        .map(|f| all[best[f.secret.as_str()]].fingerprint.clone())
+        .collect();
+    drop(best);
+    drop(all);
+    for (f, id) in findings.iter_mut().chain(present.iter_mut()).zip(ids) {
+        f.secret_group = id;
     }
+}
+
+/// [`specificity`] of `f`, with `generic` from [`generic_rules`].
+fn rank<'f>(f: &'f Finding, generic: &HashMap<&str, bool>) -> Specificity<'f> {
+    specificity(f, generic.get(f.rule_id.as_str()).copied())
+}
+
+/// Whether each rule (by id) is a generic or entropy rule.
+fn generic_rules(rules: &RuleSet) -> HashMap<&str, bool> {
+    rules
+        .rules()
+        .iter()
+        .map(|r| (r.id.as_str(), r.is_generic()))
+        .collect()
 }
 
 /// Orders the rules that found one secret: a provider rule before a generic or entropy rule, then
 /// the more severe, then the more confident, then the rule id (so the choice is stable).
-type Specificity = (
+type Specificity<'f> = (
     bool,
     crate::rules::Severity,
     crate::rules::Confidence,
-    std::cmp::Reverse<String>,
+    std::cmp::Reverse<&'f str>,
 );
 
-fn specificity(f: &Finding, generic: Option<bool>) -> Specificity {
+fn specificity(f: &Finding, generic: Option<bool>) -> Specificity<'_> {
     (
         !generic.unwrap_or(false),
         f.severity,
         f.confidence,
-        std::cmp::Reverse(f.rule_id.as_str().to_owned()),
+        std::cmp::Reverse(f.rule_id.as_str()),
     )
 }
 
@@ -113,13 +127,19 @@ pub fn group_by_secret<'f>(
     rules: &RuleSet,
     scan_root: &str,
 ) -> Vec<SecretGroup<'f>> {
-    let generic: HashMap<&str, bool> = rules
+    let generic = generic_rules(rules);
+    // Each rule's remediation entry, looked up once per rule rather than once per secret.
+    let specs: HashMap<&str, &RemediationSpec> = rules
         .rules()
         .iter()
-        .map(|r| (r.id.as_str(), r.is_generic()))
+        .filter_map(|r| {
+            let spec = rules.try_find_remediation(r.remediation.as_deref()?)?;
+            Some((r.id.as_str(), spec))
+        })
         .collect();
     let mut order: Vec<&str> = Vec::new();
-    let mut members: HashMap<&str, (Vec<&Finding>, Vec<&Finding>)> = HashMap::new();
+    let mut members: HashMap<&str, (Vec<&Finding>, Vec<&Finding>)> = HashMap::default();
+    let mut plans = PlanCache::default();
     for f in findings {
         let entry = members.entry(f.secret_group.as_str()).or_insert_with(|| {
             order.push(f.secret_group.as_str());
@@ -142,7 +162,7 @@ pub fn group_by_secret<'f>(
             let (mut now, mut history) = members.remove(id).unwrap_or_default();
             let all = || now.iter().chain(&history).copied();
             let lead = all()
-                .max_by_key(|f| specificity(f, generic.get(f.rule_id.as_str()).copied()))
+                .max_by_key(|f| rank(f, &generic))
                 .expect("a group has at least one finding");
             let mut other_rules: Vec<&str> = all()
                 .map(|f| f.rule_id.as_str())
@@ -151,11 +171,10 @@ pub fn group_by_secret<'f>(
             other_rules.sort_unstable();
             other_rules.dedup();
             // One place per (path, line, column, commit): several rules at one place are one place.
-            let place = |f: &&Finding| (f.path.clone(), f.line, f.column, f.commit.clone());
-            now.sort_by_key(place);
-            now.dedup_by_key(|f| place(f));
+            now.sort_by(|a, b| place(a).cmp(&place(b)));
+            now.dedup_by(|a, b| place(a) == place(b));
             history.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| place(a).cmp(&place(b))));
-            history.dedup_by_key(|f| place(f));
+            history.dedup_by(|a, b| place(a) == place(b));
             let introduced = history
                 .iter()
                 .filter(|f| f.commit.is_some())
@@ -183,12 +202,7 @@ pub fn group_by_secret<'f>(
                 at_head,
                 scan_root: Some(scan_root),
             };
-            let spec = rules
-                .rules()
-                .iter()
-                .find(|r| r.id == lead.rule_id)
-                .and_then(|r| r.remediation.as_deref())
-                .and_then(|id| rules.try_find_remediation(id));
+            let spec = specs.get(lead.rule_id.as_str());
             SecretGroup {
                 id,
                 lead,
@@ -196,7 +210,7 @@ pub fn group_by_secret<'f>(
                 introduced,
                 commits: ctx.commits,
                 at_head,
-                remediation: spec.map(|s| RemediationPlan::new(s, &ctx)),
+                remediation: spec.map(|s| plans.plan(s, &ctx)),
                 present: now,
                 history,
             }
@@ -211,6 +225,13 @@ pub fn group_by_secret<'f>(
         )
     });
     groups
+}
+
+/// What makes one place: several rules at one (path, line, column, commit) are one place.
+type Place<'f> = (&'f Option<String>, usize, usize, &'f Option<String>);
+
+fn place(f: &Finding) -> Place<'_> {
+    (&f.path, f.line, f.column, &f.commit)
 }
 
 /// `path:line` of a finding (the blob id for a history blob without a path), escaped for display

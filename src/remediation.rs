@@ -10,7 +10,9 @@
 //! by secret and printing are the reporters' job.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
+use foldhash::HashMap;
 use serde::Serialize;
 
 pub use crate::rules::remediation::is_env_var_name;
@@ -84,8 +86,9 @@ pub struct RemediationPlan {
     pub breaks: Vec<String>,
     /// Whether history must be purged for this secret.
     pub purge_needed: bool,
-    /// rotate → move to env → purge history (when needed) → verify.
-    pub steps: Vec<Step>,
+    /// rotate → move to env → purge history (when needed) → verify. Shared between the plans
+    /// of a [`PlanCache`] where they are the same.
+    pub steps: Vec<Arc<Step>>,
     /// Further reading.
     pub references: Vec<String>,
 }
@@ -93,132 +96,7 @@ pub struct RemediationPlan {
 impl RemediationPlan {
     /// Builds the steps for one secret.
     pub fn new(spec: &RemediationSpec, ctx: &Context<'_>) -> RemediationPlan {
-        let scan_root = ctx.scan_root.unwrap_or(".");
-        let mut steps = Vec::new();
-
-        let mut rotate = Step::new(
-            StepKind::Rotate,
-            if ctx.in_history {
-                "Rotate it first: it is in git history, so treat it as leaked"
-            } else {
-                "Rotate it: anyone who saw this file may have copied it"
-            },
-        );
-        rotate.substeps = spec.rotate.clone();
-        if !spec.breaks.is_empty() {
-            rotate
-                .details
-                .push(format!("Rotating breaks: {}", join_items(&spec.breaks)));
-        }
-        steps.push(rotate);
-
-        let var = spec.env.as_ref().map(|e| e.var.as_str());
-        let mut env = Step::new(
-            StepKind::MoveToEnv,
-            &match var {
-                Some(v) => format!("Load the new value from the environment variable {v}"),
-                None => "Load the new value from the environment, not from the source".to_owned(),
-            },
-        );
-        match ctx.at_head {
-            Some(true) => {
-                env.details.push(format!(
-                    "It is still in {}: replace it there.",
-                    list_places(&ctx.head_places)
-                ));
-                if ctx.head_places.iter().any(|p| is_python_settings(p)) {
-                    env.details.push(
-                        "`keysweep fix` does this for Django settings: it writes a new SECRET_KEY \
-                         and the other values to .env (mode 0600, git-ignored)."
-                            .to_owned(),
-                    );
-                    env.commands
-                        .push(format!("keysweep fix --dry-run {scan_root}"));
-                }
-            }
-            Some(false) => env.details.push(
-                "It is no longer in the files on disk; make sure whatever used it now reads its \
-                 replacement from the environment."
-                    .to_owned(),
-            ),
-            None => env.details.push(
-                "Wherever it is still used, read its replacement from the environment instead."
-                    .to_owned(),
-            ),
-        }
-        if let Some(advice) = &spec.env {
-            env.details
-                .extend(advice.note.iter().map(|n| n.trim().to_owned()));
-            env.snippets.extend(advice.snippets.iter().cloned());
-        }
-        env.details.push(
-            "Keep .env out of git (.gitignore) and commit only a .env.example with the names; \
-             in production use the platform's secret store."
-                .to_owned(),
-        );
-        steps.push(env);
-
-        let purge_needed = ctx.in_history && spec.purge.needed == PurgeNeed::IfCommitted;
-        if ctx.in_history {
-            let mut purge = Step::new(
-                StepKind::PurgeHistory,
-                if purge_needed {
-                    "Purge it from git history"
-                } else {
-                    "Optionally purge it from git history"
-                },
-            );
-            let mut where_ = String::from("It is in git history");
-            if let Some(commit) = ctx.introduced_in {
-                let _ = write!(where_, ", first committed in {}", short_sha(commit));
-            }
-            if ctx.commits > 1 {
-                let _ = write!(
-                    where_,
-                    ", found {} times across commits and files",
-                    ctx.commits
-                );
-            }
-            where_.push('.');
-            purge.details.push(where_);
-            purge.details.push(
-                "Rewriting history does not un-leak it: every existing clone, fork and pull-request \
-                 ref keeps the old commits. Rotation is what protects you; purging stops further spread."
-                    .to_owned(),
-            );
-            purge
-                .details
-                .extend(spec.purge.note.iter().map(|n| n.trim().to_owned()));
-            purge
-                .commands
-                .push(format!("keysweep purge-plan {scan_root}"));
-            purge
-                .links
-                .push("https://github.com/newren/git-filter-repo".to_owned());
-            steps.push(purge);
-        }
-
-        let mut verify = Step::new(StepKind::Verify, "Verify");
-        verify
-            .details
-            .push("Check that the old value is rejected by the service (try it once).".to_owned());
-        verify
-            .commands
-            .push(format!("keysweep scan --no-history {scan_root}"));
-        if ctx.in_history {
-            verify.commands.push(format!("keysweep scan {scan_root}"));
-        }
-        steps.push(verify);
-
-        RemediationPlan {
-            remediation_id: spec.id.clone(),
-            summary: spec.summary.trim().to_owned(),
-            unlocks: spec.unlocks.as_ref().map(|s| s.trim().to_owned()),
-            breaks: spec.breaks.clone(),
-            purge_needed,
-            steps,
-            references: spec.references.clone(),
-        }
+        PlanCache::default().plan(spec, ctx)
     }
 
     /// Numbered steps for the human report. Each line is prefixed with `indent`.
@@ -281,6 +159,201 @@ impl Step {
             substeps: Vec::new(),
         }
     }
+}
+
+/// Builds [`RemediationPlan`]s for many secrets, sharing the steps that come out the same: the
+/// rotate, purge and verify steps depend on the remediation entry and a few facts (in history or
+/// not, the introducing commit, the scanned path), not on where each secret is, so 80,000 secrets
+/// of one kind share one of each. Only the move-to-env step, which names the places, is built per
+/// secret. Entries are told apart by the address of their [`RemediationSpec`], which outlives
+/// the cache.
+#[derive(Debug, Default)]
+pub struct PlanCache<'s> {
+    rotate: HashMap<(SpecRef<'s>, bool), Arc<Step>>,
+    purge: HashMap<(SpecRef<'s>, Option<&'s str>, usize, &'s str), Arc<Step>>,
+    verify: HashMap<(bool, &'s str), Arc<Step>>,
+}
+
+/// A remediation entry compared and hashed by address.
+#[derive(Debug, Clone, Copy)]
+struct SpecRef<'s>(&'s RemediationSpec);
+
+impl PartialEq for SpecRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for SpecRef<'_> {}
+
+impl std::hash::Hash for SpecRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        std::ptr::hash(self.0, h);
+    }
+}
+
+impl<'s> PlanCache<'s> {
+    /// The steps of `spec` for one secret whose situation is `ctx`: the same as building them
+    /// afresh.
+    pub fn plan(&mut self, spec: &'s RemediationSpec, ctx: &Context<'s>) -> RemediationPlan {
+        let scan_root = ctx.scan_root.unwrap_or(".");
+        let mut steps = Vec::with_capacity(4);
+        steps.push(
+            self.rotate
+                .entry((SpecRef(spec), ctx.in_history))
+                .or_insert_with(|| Arc::new(rotate_step(spec, ctx)))
+                .clone(),
+        );
+        steps.push(Arc::new(env_step(spec, ctx, scan_root)));
+        let purge_needed = ctx.in_history && spec.purge.needed == PurgeNeed::IfCommitted;
+        if ctx.in_history {
+            let key = (SpecRef(spec), ctx.introduced_in, ctx.commits, scan_root);
+            let step = self
+                .purge
+                .entry(key)
+                .or_insert_with(|| Arc::new(purge_step(spec, ctx, purge_needed, scan_root)));
+            steps.push(step.clone());
+        }
+        steps.push(
+            self.verify
+                .entry((ctx.in_history, scan_root))
+                .or_insert_with(|| Arc::new(verify_step(ctx, scan_root)))
+                .clone(),
+        );
+        RemediationPlan {
+            remediation_id: spec.id.clone(),
+            summary: spec.summary.trim().to_owned(),
+            unlocks: spec.unlocks.as_ref().map(|s| s.trim().to_owned()),
+            breaks: spec.breaks.clone(),
+            purge_needed,
+            steps,
+            references: spec.references.clone(),
+        }
+    }
+}
+
+fn rotate_step(spec: &RemediationSpec, ctx: &Context<'_>) -> Step {
+    let mut rotate = Step::new(
+        StepKind::Rotate,
+        if ctx.in_history {
+            "Rotate it first: it is in git history, so treat it as leaked"
+        } else {
+            "Rotate it: anyone who saw this file may have copied it"
+        },
+    );
+    rotate.substeps = spec.rotate.clone();
+    if !spec.breaks.is_empty() {
+        rotate
+            .details
+            .push(format!("Rotating breaks: {}", join_items(&spec.breaks)));
+    }
+    rotate
+}
+
+fn env_step(spec: &RemediationSpec, ctx: &Context<'_>, scan_root: &str) -> Step {
+    let var = spec.env.as_ref().map(|e| e.var.as_str());
+    let mut env = Step::new(
+        StepKind::MoveToEnv,
+        &match var {
+            Some(v) => format!("Load the new value from the environment variable {v}"),
+            None => "Load the new value from the environment, not from the source".to_owned(),
+        },
+    );
+    match ctx.at_head {
+        Some(true) => {
+            env.details.push(format!(
+                "It is still in {}: replace it there.",
+                list_places(&ctx.head_places)
+            ));
+            if ctx.head_places.iter().any(|p| is_python_settings(p)) {
+                env.details.push(
+                    "`keysweep fix` does this for Django settings: it writes a new SECRET_KEY \
+                     and the other values to .env (mode 0600, git-ignored)."
+                        .to_owned(),
+                );
+                env.commands
+                    .push(format!("keysweep fix --dry-run {scan_root}"));
+            }
+        }
+        Some(false) => env.details.push(
+            "It is no longer in the files on disk; make sure whatever used it now reads its \
+             replacement from the environment."
+                .to_owned(),
+        ),
+        None => env.details.push(
+            "Wherever it is still used, read its replacement from the environment instead."
+                .to_owned(),
+        ),
+    }
+    if let Some(advice) = &spec.env {
+        env.details
+            .extend(advice.note.iter().map(|n| n.trim().to_owned()));
+        env.snippets.extend(advice.snippets.iter().cloned());
+    }
+    env.details.push(
+        "Keep .env out of git (.gitignore) and commit only a .env.example with the names; \
+         in production use the platform's secret store."
+            .to_owned(),
+    );
+    env
+}
+
+fn purge_step(
+    spec: &RemediationSpec,
+    ctx: &Context<'_>,
+    purge_needed: bool,
+    scan_root: &str,
+) -> Step {
+    let mut purge = Step::new(
+        StepKind::PurgeHistory,
+        if purge_needed {
+            "Purge it from git history"
+        } else {
+            "Optionally purge it from git history"
+        },
+    );
+    let mut where_ = String::from("It is in git history");
+    if let Some(commit) = ctx.introduced_in {
+        let _ = write!(where_, ", first committed in {}", short_sha(commit));
+    }
+    if ctx.commits > 1 {
+        let _ = write!(
+            where_,
+            ", found {} times across commits and files",
+            ctx.commits
+        );
+    }
+    where_.push('.');
+    purge.details.push(where_);
+    purge.details.push(
+        "Rewriting history does not un-leak it: every existing clone, fork and pull-request \
+         ref keeps the old commits. Rotation is what protects you; purging stops further spread."
+            .to_owned(),
+    );
+    purge
+        .details
+        .extend(spec.purge.note.iter().map(|n| n.trim().to_owned()));
+    purge
+        .commands
+        .push(format!("keysweep purge-plan {scan_root}"));
+    purge
+        .links
+        .push("https://github.com/newren/git-filter-repo".to_owned());
+    purge
+}
+
+fn verify_step(ctx: &Context<'_>, scan_root: &str) -> Step {
+    let mut verify = Step::new(StepKind::Verify, "Verify");
+    verify
+        .details
+        .push("Check that the old value is rejected by the service (try it once).".to_owned());
+    verify
+        .commands
+        .push(format!("keysweep scan --no-history {scan_root}"));
+    if ctx.in_history {
+        verify.commands.push(format!("keysweep scan {scan_root}"));
+    }
+    verify
 }
 
 fn join_items(items: &[String]) -> String {

@@ -79,24 +79,27 @@ impl Reporter for HumanReporter {
                 return Ok(());
             }
         }
-        // Remediation kinds in order of first use, each with the secrets (by number) it covers.
+        // Remediation kinds in order of first use, each with the secrets (by number) it covers,
+        // and for each secret the letter of its kind.
         let mut kinds: Vec<(&str, Vec<usize>)> = Vec::new();
+        let mut letters: Vec<Option<char>> = Vec::with_capacity(groups.len());
         for (n, g) in groups.iter().enumerate() {
-            if let Some(plan) = &g.remediation {
-                match kinds.iter_mut().find(|(id, _)| *id == plan.remediation_id) {
-                    Some((_, members)) => members.push(n),
-                    None => kinds.push((plan.remediation_id.as_str(), vec![n])),
+            let kind = g.remediation.as_ref().map(|plan| {
+                match kinds.iter().position(|(id, _)| *id == plan.remediation_id) {
+                    Some(k) => {
+                        kinds[k].1.push(n);
+                        k
+                    }
+                    None => {
+                        kinds.push((plan.remediation_id.as_str(), vec![n]));
+                        kinds.len() - 1
+                    }
                 }
-            }
+            });
+            letters.push(kind.map(|k| char::from(b'A' + (k % 26) as u8)));
         }
-        let letter = |n: usize| -> Option<char> {
-            kinds
-                .iter()
-                .position(|(_, m)| m.contains(&n))
-                .map(|k| char::from(b'A' + (k % 26) as u8))
-        };
         for (n, g) in groups.iter().enumerate() {
-            write_group(out, &st, ctx, n + 1, g, letter(n))?;
+            write_group(out, &st, ctx, n + 1, g, letters[n])?;
         }
         for (k, (id, members)) in kinds.iter().enumerate() {
             let Some(spec) = ctx.rules.try_find_remediation(id) else {

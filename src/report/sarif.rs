@@ -214,10 +214,9 @@ impl Reporter for SarifReporter {
                 f.remediation.as_deref().unwrap_or_default(),
             ));
         }
-        let results: Vec<Value> = findings
-            .iter()
-            .map(|f| result(f, rule_index.get(f.rule_id.as_str())))
-            .collect();
+        // The results are written one at a time into their place in the document (see
+        // `splice_results`), not held as one tree: 80,000 results as `Value`s are ~1 GB.
+        let results: Vec<Value> = Vec::new();
         let mut run = json!({
             "tool": { "driver": {
                 "name": "keysweep",
@@ -243,9 +242,52 @@ impl Reporter for SarifReporter {
             "version": "2.1.0",
             "runs": [run],
         });
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        let doc = serde_json::to_vec_pretty(&doc)?;
+        splice_results(&doc, findings, &rule_index, out)?;
         writeln!(out)
     }
+}
+
+/// Writes `doc` (pretty, with an empty `results` array) with the results of `findings` in that
+/// array: the bytes `serde_json` writes for the whole document with the results in it. The keys
+/// of a `Value` object are written sorted, so `results` is the first key of the run, before any
+/// text taken from the rules; each result is written at level 0 and indented to its place (pretty
+/// JSON has no raw newline inside a string).
+fn splice_results(
+    doc: &[u8],
+    findings: &[Finding],
+    rule_index: &BTreeMap<&str, usize>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    const EMPTY: &[u8] = b"\"results\": []";
+    let at = memchr::memmem::find(doc, EMPTY).filter(|_| !findings.is_empty());
+    let Some(at) = at else {
+        return out.write_all(doc);
+    };
+    // `$schema`, `runs` (4 spaces in), the run (6): each result is 8 spaces in.
+    const RESULT: &[u8] = b"\n        ";
+    let open = at + EMPTY.len() - 1;
+    out.write_all(&doc[..open])?;
+    let mut buf = Vec::with_capacity(2048);
+    let mut one = Vec::with_capacity(2048);
+    for (i, f) in findings.iter().enumerate() {
+        buf.clear();
+        one.clear();
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(RESULT);
+        serde_json::to_writer_pretty(&mut one, &result(f, rule_index.get(f.rule_id.as_str())))?;
+        for (j, line) in one.split(|&b| b == b'\n').enumerate() {
+            if j > 0 {
+                buf.extend_from_slice(RESULT);
+            }
+            buf.extend_from_slice(line);
+        }
+        out.write_all(&buf)?;
+    }
+    out.write_all(b"\n      ")?;
+    out.write_all(&doc[open..])
 }
 
 #[cfg(test)]
