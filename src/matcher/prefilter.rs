@@ -74,8 +74,8 @@ impl Prefilter {
     pub fn new(rules: &RuleSet) -> Prefilter {
         // Keywords are numbered case-sensitive ones first, then case-insensitive ones (lowercased),
         // each list in order of first use, one number per distinct keyword.
-        let mut sensitive = (Vec::new(), HashMap::new());
-        let mut insensitive = (Vec::new(), HashMap::new());
+        let mut sensitive = KeywordList::default();
+        let mut insensitive = KeywordList::default();
         let mut always = Vec::new();
         for (idx, rule) in rules.rules().iter().enumerate() {
             if rule.keywords.is_empty() {
@@ -87,21 +87,15 @@ impl Prefilter {
                 } else {
                     kw.clone()
                 };
-                let (list, index): &mut (Vec<(String, Vec<RuleIdx>)>, HashMap<String, usize>) =
-                    if rule.ignore_case {
-                        &mut insensitive
-                    } else {
-                        &mut sensitive
-                    };
-                let next = list.len();
-                let i = *index.entry(kw.clone()).or_insert(next);
-                if i == next {
-                    list.push((kw, Vec::new()));
-                }
-                list[i].1.push(idx);
+                let list = if rule.ignore_case {
+                    &mut insensitive
+                } else {
+                    &mut sensitive
+                };
+                list.add(kw, idx);
             }
         }
-        let (sensitive, insensitive) = (sensitive.0, insensitive.0);
+        let (sensitive, insensitive) = (sensitive.list, insensitive.list);
         let all = || sensitive.iter().chain(&insensitive).map(|(k, _)| k);
         let max_len = all().map(String::len).max().unwrap_or(0);
         let spans_lines = all().any(|k| k.contains('\n'));
@@ -235,6 +229,26 @@ impl Prefilter {
         }
         pending.sort_unstable_by_key(|h| (h.end, h.start, h.keyword));
         pending.into_iter().for_each(emit);
+    }
+}
+
+/// Distinct keywords in order of first use, each with the rules using it.
+#[derive(Default)]
+struct KeywordList {
+    list: Vec<(String, Vec<RuleIdx>)>,
+    /// Each keyword's index in `list`.
+    index: HashMap<String, usize>,
+}
+
+impl KeywordList {
+    /// Records that rule `idx` uses `kw`.
+    fn add(&mut self, kw: String, idx: RuleIdx) {
+        let next = self.list.len();
+        let i = *self.index.entry(kw.clone()).or_insert(next);
+        if i == next {
+            self.list.push((kw, Vec::new()));
+        }
+        self.list[i].1.push(idx);
     }
 }
 
