@@ -12,9 +12,10 @@ use std::sync::{Arc, Mutex};
 
 use xxhash_rust::xxh3::{xxh3_128, xxh3_128_with_seed};
 
-/// Lines end a chunk when a hash of their first bytes has these low bits clear (about one line in
-/// eight), so chunk boundaries depend only on nearby content and survive edits elsewhere.
-const BOUNDARY_MASK: u64 = 0b111;
+/// Lines end a chunk when a hash of the bytes before their line end has this many top bits clear
+/// (about one line in eight), so chunk boundaries depend only on nearby content and survive edits
+/// elsewhere.
+const BOUNDARY_BITS: u32 = 3;
 /// A chunk is at least this long before a line end may close it, so chunk bookkeeping stays small
 /// next to the bytes.
 const MIN_CHUNK: usize = 1024;
@@ -54,7 +55,7 @@ pub fn chunks(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
         };
         let end = pos.min(limit) + nl + 1;
         let tail = &bytes[end.saturating_sub(33).max(start)..end - 1];
-        if end - start >= MAX_CHUNK || fx(tail) & BOUNDARY_MASK == 0 {
+        if end - start >= MAX_CHUNK || fx(tail) >> (64 - BOUNDARY_BITS) == 0 {
             out.push(start..end);
             start = end;
             pos = end + MIN_CHUNK;
@@ -68,11 +69,18 @@ pub fn chunks(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
     out
 }
 
-/// A small, fast, deterministic hash for boundary decisions (FxHash's mixing step).
+/// A small, fast, deterministic hash for boundary decisions (FxHash's mixing step), eight bytes
+/// at a time: it runs once per line, and byte by byte `chunks` took 4.3% of a Django history
+/// sweep's CPU time (1.2% now). Only its top bits are well mixed.
 fn fx(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0u64, |h, &b| {
-        (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
-    })
+    let words = bytes.chunks_exact(8);
+    let rest = words.remainder().iter().map(|&b| u64::from(b));
+    words
+        .map(|w| u64::from_le_bytes(w.try_into().expect("eight bytes")))
+        .chain(rest)
+        .fold(0u64, |h, word| {
+            (h.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+        })
 }
 
 /// The 128-bit content hash that keys the tables.

@@ -1,9 +1,23 @@
-//! The keyword prefilter: one aho-corasick automaton over the case-sensitive keywords of all rules
-//! and one over the case-insensitive ones. A rule is a candidate for a blob only if one of its
-//! keywords occurs in it; the hit offsets also bound where its regex has to run.
+//! The keyword prefilter: one aho-corasick pass finds every occurrence of every rule keyword. A
+//! rule is a candidate for a blob only if one of its keywords occurs in it; the hit offsets also
+//! bound where its regex has to run.
 //!
-//! Case-insensitive literals make the automaton several times slower (see shared/DESIGN.md), so they
-//! live in their own, smaller automaton.
+//! The automaton is case-sensitive and holds *probes*, literals such that every keyword occurrence
+//! contains exactly one probe occurrence at a known offset: a case-sensitive keyword is its own
+//! probe; a case-insensitive keyword is found through every ASCII case variant of itself (`pwd`,
+//! `Pwd`, ..., `PWD`) or, when that would make too many, of a short substring of it (`pass` for
+//! `passw`, `dbpass`, `passphrase`), and such hits are checked ignoring case.
+//!
+//! Finding a case-sensitive keyword through a shorter one it contains (`token` for
+//! `access_token`) would shrink the automaton further, but saved only ~8% of the pass on Django
+//! text and made keyword-dense text slower: `token` alone stands for 16 keywords to check.
+//!
+//! `ascii_case_insensitive` makes an automaton slower (see shared/DESIGN.md), and a second
+//! automaton meant a second pass over every chunk: over 100 MB of Django blob text, the one
+//! case-sensitive pass over the probes took 0.47-0.51 s where the two passes it replaces (408
+//! case-sensitive keywords, 10 case-insensitive ones) took 0.77-1.1 s.
+
+use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
@@ -18,10 +32,21 @@ pub struct Hit {
     pub end: u32,
 }
 
-/// The compiled keyword automata.
+/// A case-insensitive keyword with at most this many letters is its own probe: its case variants
+/// (at most 2^4) all go into the automaton.
+const MAX_FOLDED_LETTERS: usize = 4;
+/// The length of the probe of a case-insensitive keyword with more letters.
+const FOLDED_PROBE_LEN: usize = 4;
+
+/// The compiled keyword automaton.
 #[derive(Debug)]
 pub struct Prefilter {
-    automata: Vec<Automaton>,
+    /// Over the probes; `None` when no rule has a keyword.
+    ac: Option<AhoCorasick>,
+    /// For each probe (pattern id), the keywords it finds.
+    checks: Vec<Vec<Check>>,
+    /// Each keyword's bytes (lowercased for case-insensitive rules), by keyword number.
+    keywords: Vec<Vec<u8>>,
     /// For each keyword number, the rules that use it.
     keyword_rules: Vec<Vec<RuleIdx>>,
     /// Rules with no keyword: candidates for every blob.
@@ -32,89 +57,84 @@ pub struct Prefilter {
     spans_lines: bool,
 }
 
-#[derive(Debug)]
-struct Automaton {
-    ac: AhoCorasick,
-    /// For each pattern id, the rules that use that keyword.
-    rules_of: Vec<Vec<RuleIdx>>,
-    /// The keyword number of this automaton's pattern 0 (the automata number keywords in turn).
-    first: u32,
-}
-
-impl Automaton {
-    fn build(keywords: Vec<(String, Vec<RuleIdx>)>, ignore_case: bool) -> Option<Automaton> {
-        if keywords.is_empty() {
-            return None;
-        }
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(ignore_case)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(keywords.iter().map(|(k, _)| k.as_bytes()))
-            // Keywords are short literals; the DFA's size limits are far above what they need, so
-            // falling back to the default automaton choice only matters for huge user rule sets.
-            .or_else(|_| {
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(ignore_case)
-                    .match_kind(MatchKind::Standard)
-                    .build(keywords.iter().map(|(k, _)| k.as_bytes()))
-            })
-            .ok()?;
-        Some(Automaton {
-            ac,
-            rules_of: keywords.into_iter().map(|(_, r)| r).collect(),
-            first: 0,
-        })
-    }
+/// A keyword found through a probe: the probe occurs `offset` bytes into the keyword.
+#[derive(Debug, Clone, Copy)]
+struct Check {
+    keyword: u32,
+    offset: u32,
+    /// Compare ASCII-case-insensitively.
+    ignore_case: bool,
+    /// Whether the probe hit alone proves the keyword (the probe is the whole keyword, in the
+    /// keyword's case mode), so no comparison is needed.
+    certain: bool,
 }
 
 impl Prefilter {
-    /// Builds the automata for `rules`.
+    /// Builds the automaton for `rules`.
     pub fn new(rules: &RuleSet) -> Prefilter {
-        let mut sensitive: Vec<(String, Vec<RuleIdx>)> = Vec::new();
-        let mut insensitive: Vec<(String, Vec<RuleIdx>)> = Vec::new();
+        // Keywords are numbered case-sensitive ones first, then case-insensitive ones (lowercased),
+        // each list in order of first use, one number per distinct keyword.
+        let mut sensitive = KeywordList::default();
+        let mut insensitive = KeywordList::default();
         let mut always = Vec::new();
         for (idx, rule) in rules.rules().iter().enumerate() {
             if rule.keywords.is_empty() {
                 always.push(idx);
             }
-            let list = if rule.ignore_case {
-                &mut insensitive
-            } else {
-                &mut sensitive
-            };
             for kw in &rule.keywords {
                 let kw = if rule.ignore_case {
                     kw.to_ascii_lowercase()
                 } else {
                     kw.clone()
                 };
-                match list.iter_mut().find(|(k, _)| *k == kw) {
-                    Some((_, r)) => r.push(idx),
-                    None => list.push((kw, vec![idx])),
-                }
+                let list = if rule.ignore_case {
+                    &mut insensitive
+                } else {
+                    &mut sensitive
+                };
+                list.add(kw, idx);
             }
         }
+        let (sensitive, insensitive) = (sensitive.list, insensitive.list);
         let all = || sensitive.iter().chain(&insensitive).map(|(k, _)| k);
         let max_len = all().map(String::len).max().unwrap_or(0);
         let spans_lines = all().any(|k| k.contains('\n'));
-        let mut automata: Vec<Automaton> = [
-            Automaton::build(sensitive, false),
-            Automaton::build(insensitive, true),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let mut first = 0;
-        let mut keyword_rules = Vec::new();
-        for a in &mut automata {
-            a.first = first;
-            first += a.rules_of.len() as u32;
-            keyword_rules.extend(a.rules_of.iter().cloned());
+        let keywords: Vec<Vec<u8>> = all().map(|k| k.as_bytes().to_vec()).collect();
+        let n_sensitive = sensitive.len();
+        let mut probes = Probes::default();
+        for (i, kw) in keywords[..n_sensitive].iter().enumerate() {
+            probes.add(
+                kw.clone(),
+                Check {
+                    keyword: i as u32,
+                    offset: 0,
+                    ignore_case: false,
+                    certain: true,
+                },
+            );
         }
+        for (i, (kw, _)) in insensitive.iter().enumerate() {
+            let (at, len) = folded_probe(kw.as_bytes(), &probes.folded);
+            let probe = &kw.as_bytes()[at..at + len];
+            probes.folded.push(probe.to_vec());
+            for variant in case_variants(probe) {
+                probes.add(
+                    variant,
+                    Check {
+                        keyword: (n_sensitive + i) as u32,
+                        offset: at as u32,
+                        ignore_case: true,
+                        certain: len == kw.len(),
+                    },
+                );
+            }
+        }
+        let keyword_rules = sensitive.into_iter().chain(insensitive).map(|(_, r)| r);
         Prefilter {
-            automata,
-            keyword_rules,
+            ac: build_automaton(&probes.patterns),
+            checks: probes.checks,
+            keywords,
+            keyword_rules: keyword_rules.collect(),
             always,
             max_len,
             spans_lines,
@@ -138,18 +158,11 @@ impl Prefilter {
 
     /// Finds every keyword occurrence (overlapping ones included) in `bytes`, once per keyword, in
     /// the order [`Prefilter::for_each_hit`] reports them (each hit there once per rule of
-    /// [`Prefilter::rules_of`]). Offsets are `u32`: callers pass chunks, far smaller than 4 GiB.
+    /// [`Prefilter::rules_of`]): by end, then by start. Offsets are `u32`: callers pass chunks, far
+    /// smaller than 4 GiB.
     pub fn hits(&self, bytes: &[u8]) -> Vec<Hit> {
         let mut out = Vec::new();
-        for automaton in &self.automata {
-            for m in automaton.ac.find_overlapping_iter(bytes) {
-                out.push(Hit {
-                    keyword: automaton.first + m.pattern().as_u32(),
-                    start: m.start() as u32,
-                    end: m.end() as u32,
-                });
-            }
-        }
+        self.each_hit(bytes, |h| out.push(h));
         out
     }
 
@@ -161,12 +174,171 @@ impl Prefilter {
     /// Calls `f(rule, start, end)` for every keyword occurrence in `bytes` and every rule using
     /// the keyword, without collecting them: a keyword-dense megabyte line has millions.
     pub fn for_each_hit(&self, bytes: &[u8], mut f: impl FnMut(RuleIdx, usize, usize)) {
-        for automaton in &self.automata {
-            for m in automaton.ac.find_overlapping_iter(bytes) {
-                for &rule in &automaton.rules_of[m.pattern().as_usize()] {
-                    f(rule, m.start(), m.end());
+        self.each_hit(bytes, |h| {
+            for &rule in self.rules_of(h.keyword) {
+                f(rule, h.start as usize, h.end as usize);
+            }
+        });
+    }
+
+    /// Streams every keyword occurrence in `bytes` to `emit`, ordered by end, then start, then
+    /// keyword number.
+    ///
+    /// Probe hits arrive by end, and a keyword ends at or after its probe, so a keyword hit
+    /// that ends before the current probe hit's end can no longer be preceded by a later one:
+    /// only the few hits ending within a keyword's length of the scan position wait in `pending`.
+    fn each_hit(&self, bytes: &[u8], mut emit: impl FnMut(Hit)) {
+        let Some(ac) = &self.ac else {
+            return;
+        };
+        let mut pending: Vec<Hit> = Vec::new();
+        let flush = |pending: &mut Vec<Hit>, before: u32, emit: &mut dyn FnMut(Hit)| {
+            if pending.len() > 1 {
+                pending.sort_unstable_by_key(|h| (h.end, h.start, h.keyword));
+            }
+            let n = pending.partition_point(|h| h.end < before);
+            pending.drain(..n).for_each(emit);
+        };
+        for m in ac.find_overlapping_iter(bytes) {
+            if !pending.is_empty() {
+                flush(&mut pending, m.end() as u32, &mut emit);
+            }
+            for check in &self.checks[m.pattern().as_usize()] {
+                let Some(start) = m.start().checked_sub(check.offset as usize) else {
+                    continue;
+                };
+                let keyword = &self.keywords[check.keyword as usize];
+                let end = start + keyword.len();
+                let Some(found) = bytes.get(start..end) else {
+                    continue;
+                };
+                let matches = check.certain
+                    || if check.ignore_case {
+                        found.eq_ignore_ascii_case(keyword)
+                    } else {
+                        found == keyword.as_slice()
+                    };
+                if matches {
+                    pending.push(Hit {
+                        keyword: check.keyword,
+                        start: start as u32,
+                        end: end as u32,
+                    });
                 }
             }
         }
+        pending.sort_unstable_by_key(|h| (h.end, h.start, h.keyword));
+        pending.into_iter().for_each(emit);
     }
 }
+
+/// Distinct keywords in order of first use, each with the rules using it.
+#[derive(Default)]
+struct KeywordList {
+    list: Vec<(String, Vec<RuleIdx>)>,
+    /// Each keyword's index in `list`.
+    index: HashMap<String, usize>,
+}
+
+impl KeywordList {
+    /// Records that rule `idx` uses `kw`.
+    fn add(&mut self, kw: String, idx: RuleIdx) {
+        let next = self.list.len();
+        let i = *self.index.entry(kw.clone()).or_insert(next);
+        if i == next {
+            self.list.push((kw, Vec::new()));
+        }
+        self.list[i].1.push(idx);
+    }
+}
+
+/// The automaton's patterns and what each finds.
+#[derive(Default)]
+struct Probes {
+    patterns: Vec<Vec<u8>>,
+    checks: Vec<Vec<Check>>,
+    /// Each pattern's index in `patterns`.
+    index: HashMap<Vec<u8>, usize>,
+    /// The probes chosen for case-insensitive keywords so far (lowercase), for sharing.
+    folded: Vec<Vec<u8>>,
+}
+
+impl Probes {
+    /// Adds `check` to probe `pattern`, adding the probe if new.
+    fn add(&mut self, pattern: Vec<u8>, check: Check) {
+        let next = self.patterns.len();
+        let i = *self.index.entry(pattern.clone()).or_insert(next);
+        if i == next {
+            self.patterns.push(pattern);
+            self.checks.push(Vec::new());
+        }
+        self.checks[i].push(check);
+    }
+}
+
+/// Where the probe of a (lowercase) case-insensitive keyword lies in it: the whole keyword when
+/// it has at most [`MAX_FOLDED_LETTERS`] letters (its hits then need no check), else a substring
+/// of [`FOLDED_PROBE_LEN`] bytes: one already chosen for another keyword if it contains one (so
+/// `pass` serves `dbpass` and `passphrase`), else the one with the fewest letters (fewest case
+/// variants), the earliest on ties.
+fn folded_probe(kw: &[u8], chosen: &[Vec<u8>]) -> (usize, usize) {
+    let letters = |bytes: &[u8]| bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    if letters(kw) <= MAX_FOLDED_LETTERS {
+        return (0, kw.len());
+    }
+    let len = kw.len().min(FOLDED_PROBE_LEN);
+    let starts = 0..=kw.len() - len;
+    if let Some(at) = starts
+        .clone()
+        .find(|&at| chosen.iter().any(|c| c.as_slice() == &kw[at..at + len]))
+    {
+        return (at, len);
+    }
+    let at = starts
+        .min_by_key(|&at| letters(&kw[at..at + len]))
+        .unwrap_or(0);
+    (at, len)
+}
+
+/// Every ASCII case variant of `probe`.
+fn case_variants(probe: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = vec![Vec::with_capacity(probe.len())];
+    for &b in probe {
+        if b.is_ascii_alphabetic() {
+            out = out
+                .into_iter()
+                .flat_map(|v| {
+                    let mut upper = v.clone();
+                    upper.push(b.to_ascii_uppercase());
+                    let mut lower = v;
+                    lower.push(b.to_ascii_lowercase());
+                    [lower, upper]
+                })
+                .collect();
+        } else {
+            out.iter_mut().for_each(|v| v.push(b));
+        }
+    }
+    out
+}
+
+/// The automaton over `patterns`, a DFA when its size limits allow.
+fn build_automaton(patterns: &[Vec<u8>]) -> Option<AhoCorasick> {
+    if patterns.is_empty() {
+        return None;
+    }
+    let builder = |kind| {
+        AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .kind(kind)
+            .build(patterns)
+    };
+    // Keywords are short literals; the DFA's size limits are far above what they need, so
+    // falling back to the default automaton choice only matters for huge user rule sets.
+    builder(Some(AhoCorasickKind::DFA))
+        .or_else(|_| builder(None))
+        .ok()
+}
+
+#[cfg(test)]
+mod tests;
