@@ -10,6 +10,9 @@
 //! first commit whose tree holds a blob introduced it (none of its parents, visited earlier, held
 //! it anywhere). On Django's full history (32,791 commits, 232,921 distinct trees) the
 //! single-threaded walk took 2.9 s for 20 blobs; it costs about the same for any number of blobs.
+//! git/git's trees are fewer (167,745) but much larger (56 million blob entries, 2.5 GB decoded),
+//! so reading a tree allocates nothing per entry and checks its blobs against a prefix bit set
+//! first, and the threads keep more delta bases decoded ([`TREE_BASE_CACHE`]).
 //!
 //! For a scoped sweep (`--range`, `--branch`, `--since-commit`) the walk covers the commits in
 //! scope and counts only introductions (a blob at a path no parent has), so the commit reported
@@ -21,13 +24,15 @@ use std::sync::{Arc, Mutex};
 use rayon::prelude::*;
 
 use gix::bstr::{BString, ByteSlice, ByteVec};
+use gix::objs::TreeRefIter;
 use gix::ObjectId;
 
 use crate::blob::BlobId;
 use crate::config::HistoryScope;
 use crate::error::{Error, Result};
 use crate::finding::Origin;
-use crate::source::git::{read_tree, ref_tips, walk_introductions, CommitGraph, GitSource};
+use crate::source::commits::{read_tree_data, tree_decode_error};
+use crate::source::git::{ref_tips, walk_introductions, CommitGraph, GitSource};
 
 /// The commit that first introduced a blob, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,10 +146,46 @@ pub(crate) type Hits = Arc<Vec<(u32, BString)>>;
 /// Number of independently locked parts of the tree memo.
 const SHARDS: usize = 64;
 
+/// The wanted blobs, looked up once per blob entry of every tree read (56 million times on
+/// git/git's history): a bit per value of an id's first two bytes turns almost every entry away
+/// before the map (whose hasher takes the id's first bytes as they are) is consulted.
+struct Wanted {
+    /// Bit `u16::from_be_bytes(id[..2])` is set when a wanted id starts with those bytes.
+    prefixes: Box<[u64; 1024]>,
+    index: gix::hashtable::HashMap<ObjectId, u32>,
+}
+
+impl Wanted {
+    fn new(wanted: &HashMap<ObjectId, u32>) -> Self {
+        let mut prefixes = Box::new([0u64; 1024]);
+        for id in wanted.keys() {
+            let p = Self::prefix(id);
+            prefixes[p / 64] |= 1 << (p % 64);
+        }
+        Wanted {
+            prefixes,
+            index: wanted.iter().map(|(id, b)| (*id, *b)).collect(),
+        }
+    }
+
+    fn prefix(id: &gix::oid) -> usize {
+        let b = id.as_bytes();
+        usize::from(b[0]) << 8 | usize::from(b[1])
+    }
+
+    fn get(&self, id: &gix::oid) -> Option<u32> {
+        let p = Self::prefix(id);
+        if self.prefixes[p / 64] & (1 << (p % 64)) == 0 {
+            return None;
+        }
+        self.index.get(id).copied()
+    }
+}
+
 /// Expands trees once each (give or take a race between threads), remembering which wanted
 /// blobs lie below each. Shared by all threads of the walk.
 pub(crate) struct TreeIndex<'a> {
-    wanted: &'a HashMap<ObjectId, u32>,
+    wanted: Wanted,
     memo: Vec<Mutex<gix::hashtable::HashMap<ObjectId, Hits>>>,
     none: Hits,
     on_error: &'a (dyn Fn(String) + Sync),
@@ -152,11 +193,11 @@ pub(crate) struct TreeIndex<'a> {
 
 impl<'a> TreeIndex<'a> {
     pub(crate) fn new(
-        wanted: &'a HashMap<ObjectId, u32>,
+        wanted: &HashMap<ObjectId, u32>,
         on_error: &'a (dyn Fn(String) + Sync),
     ) -> Self {
         TreeIndex {
-            wanted,
+            wanted: Wanted::new(wanted),
             memo: (0..SHARDS).map(|_| Mutex::default()).collect(),
             none: Arc::new(Vec::new()),
             on_error,
@@ -177,25 +218,48 @@ impl<'a> TreeIndex<'a> {
         if let Some(h) = self.shard(&id).get(&id) {
             return h.clone();
         }
-        let entries = read_tree(repo, &id, buf).unwrap_or_else(|e| {
-            (self.on_error)(e.to_string());
-            Vec::new()
-        });
-        let mut hits = Vec::new();
-        for (mode, oid, name) in entries {
-            if mode.is_tree() {
-                for (b, p) in self.hits(repo, oid, buf).iter() {
-                    let mut full = name.clone();
-                    full.push_byte(b'/');
-                    full.push_str(p);
-                    hits.push((*b, full));
-                }
-            } else if mode.is_blob_or_symlink() {
-                if let Some(&b) = self.wanted.get(&oid) {
-                    hits.push((b, name));
+        // The blobs in this tree, and its subtrees: their ids, where their names end in `names`,
+        // and how many of the blobs come before them (`buf` is reused by the subtrees' reads).
+        let mut direct: Vec<(u32, BString)> = Vec::new();
+        let mut subtrees: Vec<(ObjectId, usize, usize)> = Vec::new();
+        let mut names: Vec<u8> = Vec::new();
+        let read = read_tree_data(repo, &id, buf).and_then(|data| {
+            for entry in TreeRefIter::from_bytes(data, repo.object_hash()) {
+                let entry = entry.map_err(|e| tree_decode_error(&id, e))?;
+                if entry.mode.is_tree() {
+                    names.extend_from_slice(entry.filename);
+                    subtrees.push((entry.oid.to_owned(), names.len(), direct.len()));
+                } else if entry.mode.is_blob_or_symlink() {
+                    if let Some(b) = self.wanted.get(entry.oid) {
+                        direct.push((b, entry.filename.to_owned()));
+                    }
                 }
             }
+            Ok(())
+        });
+        if let Err(e) = read {
+            (self.on_error)(e.to_string());
+            direct.clear();
+            subtrees.clear();
         }
+        // In entry order, as the tree lists them.
+        let mut hits = Vec::new();
+        let mut direct = direct.into_iter();
+        let (mut start, mut taken) = (0, 0);
+        for (oid, end, before) in subtrees {
+            hits.extend(direct.by_ref().take(before - taken));
+            taken = before;
+            let name = &names[start..end];
+            start = end;
+            for (b, p) in self.hits(repo, oid, buf).iter() {
+                let mut full = BString::from(Vec::with_capacity(name.len() + 1 + p.len()));
+                full.push_str(name);
+                full.push_byte(b'/');
+                full.push_str(p);
+                hits.push((*b, full));
+            }
+        }
+        hits.extend(direct);
         let hits = if hits.is_empty() {
             self.none.clone()
         } else {
@@ -348,13 +412,14 @@ pub fn find_provenance_summarized(
             .filter(|t| seen.insert(*t))
             .collect();
         roots.par_chunks(256).for_each_init(
-            || (source.repo(), Vec::new()),
+            || (tree_reader(source), Vec::new()),
             |(repo, buf), chunk| {
                 for t in chunk {
                     trees.hits(repo, *t, buf);
                 }
             },
         );
+        let repo = tree_reader(source);
         let mut buf = Vec::new();
         for &c in &graph.order {
             for (b, path) in trees.hits(&repo, graph.trees[c as usize], &mut buf).iter() {
@@ -515,4 +580,45 @@ pub(crate) fn introduction(
         path_bytes: std::str::from_utf8(&path).is_err().then(|| path.to_vec()),
         rank: 0,
     })
+}
+
+/// Bytes of delta bases each thread of the tree walk keeps decoded (gix's default keeps 64 bases
+/// whatever their size). Trees are stored as long delta chains, and the walk reads the trees of
+/// adjacent commits, which share bases. CPU time of the walk on git/git's history: 10.4 s with
+/// the default, 8.1 s with 4 MB, 7.6 s with 8 MB, 7.1 s with 16 MB; but 16 MB raised the peak
+/// memory of a Django history sweep by 27 MB (8 MB: by 4 MB).
+const TREE_BASE_CACHE: usize = 8 << 20;
+
+/// A repository handle for reading trees, with a [`TREE_BASE_CACHE`] of delta bases.
+fn tree_reader(source: &GitSource) -> gix::Repository {
+    let mut repo = source.repo();
+    repo.objects.set_pack_cache(|| {
+        Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+            TREE_BASE_CACHE,
+        ))
+    });
+    repo
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(hex: &str) -> ObjectId {
+        ObjectId::from_hex(hex.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn wanted_blobs_are_found_and_others_sharing_their_prefix_are_not() {
+        let a = id("abcd000000000000000000000000000000000001");
+        let b = id("0000ffffffffffffffffffffffffffffffffffff");
+        let wanted: HashMap<ObjectId, u32> = [(a, 0), (b, 1)].into_iter().collect();
+        let w = Wanted::new(&wanted);
+        assert_eq!(w.get(&a), Some(0));
+        assert_eq!(w.get(&b), Some(1));
+        // Same first two bytes as `a`: passes the bit set, not the map.
+        assert_eq!(w.get(&id("abcd000000000000000000000000000000000002")), None);
+        assert_eq!(w.get(&id("abce000000000000000000000000000000000001")), None);
+        assert_eq!(w.get(&id("ffff000000000000000000000000000000000000")), None);
+    }
 }

@@ -259,6 +259,19 @@ pub type PathBlob = (Vec<u8>, BlobId);
 
 /// Reads the entries of tree `id`.
 pub fn read_tree(repo: &gix::Repository, id: &ObjectId, buf: &mut Vec<u8>) -> Result<Vec<Entry>> {
+    TreeRefIter::from_bytes(read_tree_data(repo, id, buf)?, repo.object_hash())
+        .map(|e| e.map(|e| (e.mode, e.oid.to_owned(), e.filename.to_owned())))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| tree_decode_error(id, e))
+}
+
+/// Reads the undecoded bytes of tree `id` into `buf` (iterate them with [`TreeRefIter`]; a
+/// decoding error is reported with [`tree_decode_error`]).
+pub fn read_tree_data<'b>(
+    repo: &gix::Repository,
+    id: &ObjectId,
+    buf: &'b mut Vec<u8>,
+) -> Result<&'b [u8]> {
     let data = gix::objs::Find::try_find(&repo.objects, id, buf)
         .map_err(|e| Error::Git {
             context: format!("tree {id} cannot be read"),
@@ -268,13 +281,18 @@ pub fn read_tree(repo: &gix::Repository, id: &ObjectId, buf: &mut Vec<u8>) -> Re
             context: format!("tree {id}"),
             source: "object is missing".into(),
         })?;
-    TreeRefIter::from_bytes(data.data, repo.object_hash())
-        .map(|e| e.map(|e| (e.mode, e.oid.to_owned(), e.filename.to_owned())))
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| Error::Git {
-            context: format!("tree {id} cannot be decoded"),
-            source: Box::new(e),
-        })
+    Ok(data.data)
+}
+
+/// The error for tree `id` whose entries cannot be decoded.
+pub fn tree_decode_error(
+    id: &ObjectId,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> Error {
+    Error::Git {
+        context: format!("tree {id} cannot be decoded"),
+        source: Box::new(e),
+    }
 }
 
 /// Calls `visit(commit, path, blob, bases)` for every blob each commit of `graph` introduces, in
