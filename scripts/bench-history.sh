@@ -2,7 +2,9 @@
 # Times keysweep's full history sweep beside `git cat-file --batch-all-objects --batch` (inflating
 # every object once, single-threaded: the floor a subprocess-based scanner cannot beat) and every
 # peer scanner installed by ../shared/bench/install-peers.sh, on the same repository, alternating
-# runs, and prints medians of wall time, CPU time, peak RSS and findings. Then it times an
+# runs, and prints medians of wall time, CPU time, peak RSS and findings; for keysweep (on Linux)
+# also what its resident memory was made of at its sampled peak: anonymous memory (the heap) and
+# file-backed pages (the mapped packs and indexes, the binary). Then it times an
 # incremental re-sweep: in a clone of the repository, a full sweep writes the history cache, ten
 # commits with new secrets are added, and the re-sweep (which reads only the new objects) is timed
 # against the full sweep and compared with a --no-cache sweep. Not used by `cargo test`.
@@ -35,7 +37,27 @@ tools=${TOOLS:-gitleaks betterleaks kingfisher noseyparker}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# One run of one tool: appends "wall cpu rss_kb findings" to $work/<tool>.
+# Samples process $1's resident memory every 50 ms until it exits; prints "anon_kb file_kb" of the
+# sample with the largest total ("- -" without /proc).
+rss_kinds() {
+  python3 - "$1" <<'PY'
+import sys, time
+best = None
+while True:
+    try:
+        with open(f"/proc/{sys.argv[1]}/status") as f:
+            st = dict(l.split(":", 1) for l in f if ":" in l)
+    except OSError:
+        break
+    anon, file = (int(st.get(k, "0 kB").split()[0]) for k in ("RssAnon", "RssFile"))
+    if best is None or anon + file > sum(best):
+        best = (anon, file)
+    time.sleep(0.05)
+print(*(best or ("-", "-")))
+PY
+}
+
+# One run of one tool: appends "wall cpu rss_kb findings [anon_kb file_kb]" to $work/<tool>.
 run_once() {
   local tool=$1 i=$2
   local t=$work/$tool.$i.time
@@ -43,11 +65,18 @@ run_once() {
     keysweep)
       # --no-cache: every run sweeps everything (and the corpus is not written to).
       /usr/bin/time -f "%e %U %S %M" -o "$t" "$KEYSWEEP" scan "$repo" --history-only --no-cache \
-        --format json --quiet -o "$work/keysweep.json" || [ $? -eq 1 ] || return 1
+        --format json --quiet -o "$work/keysweep.json" &
+      local timer=$! kinds="- -" rc=0
+      sleep 0.05
+      local pid
+      pid=$(pgrep -P "$timer" | head -1) || true
+      [ -n "$pid" ] && kinds=$(rss_kinds "$pid")
+      wait "$timer" || rc=$?
+      [ "$rc" -le 1 ] || return 1
       local n
       n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$work/keysweep.json")
       # (time puts "Command exited with non-zero status 1" first when there are findings)
-      tail -1 "$t" | awk -v n="$n" '{print $1, $2+$3, $4, n}' >> "$work/$tool"
+      tail -1 "$t" | awk -v n="$n" -v k="$kinds" '{print $1, $2+$3, $4, n, k}' >> "$work/$tool"
       ;;
     cat-file)
       /usr/bin/time -f "%e %U %S %M" -o "$t" \
@@ -88,13 +117,18 @@ for t in tools:
     if not recs:
         continue
     med = lambda k: statistics.median(float(r[k]) for r in recs)
-    rows[t] = (med(0), med(1), med(2) / 1024, recs[-1][3], [float(r[0]) for r in recs])
+    kinds = [r[4:6] for r in recs if len(r) >= 6 and "-" not in r[4:6]]
+    kind = (f"{statistics.median(int(a) for a, _ in kinds) / 1024:.0f}+"
+            f"{statistics.median(int(f) for _, f in kinds) / 1024:.0f}") if kinds else "-"
+    rows[t] = (med(0), med(1), med(2) / 1024, kind, recs[-1][3], [float(r[0]) for r in recs])
 print(f"repository: {repo}; {runs} alternating runs per tool; medians")
-print(f"{'tool':12s} {'wall s':>8s} {'CPU s':>8s} {'RSS MB':>8s} {'findings':>9s} {'wall/cat-file':>14s}  runs")
+print("(anon+file MB: keysweep's anonymous and file-backed resident memory at its sampled peak)")
+print(f"{'tool':12s} {'wall s':>8s} {'CPU s':>8s} {'RSS MB':>8s} {'anon+file':>10s} {'findings':>9s} "
+      f"{'wall/cat-file':>14s}  runs")
 base = rows.get("cat-file", (None,))[0]
-for t, (wall, cpu, rss, found, walls) in rows.items():
+for t, (wall, cpu, rss, kind, found, walls) in rows.items():
     ratio = f"{wall / base:.2f}x" if base else "-"
-    print(f"{t:12s} {wall:8.2f} {cpu:8.2f} {rss:8.0f} {found:>9s} {ratio:>14s}  "
+    print(f"{t:12s} {wall:8.2f} {cpu:8.2f} {rss:8.0f} {kind:>10s} {found:>9s} {ratio:>14s}  "
           + " ".join(f"{w:.2f}" for w in walls))
 PY
 
