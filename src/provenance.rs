@@ -14,6 +14,10 @@
 //! so reading a tree allocates nothing per entry and checks its blobs against a prefix bit set
 //! first, and the threads keep more delta bases decoded ([`TREE_BASE_CACHE`]).
 //!
+//! Size (~620 lines): the walk and the tree index it reads through live together because the
+//! index's memo is the walk's whole cost model; `TreeIndex` (tree reading, the wanted-blob prefix
+//! set) is the part to move into its own module when this grows again.
+//!
 //! For a scoped sweep (`--range`, `--branch`, `--since-commit`) the walk covers the commits in
 //! scope and counts only introductions (a blob at a path no parent has), so the commit reported
 //! is the one in scope that brought the secret in.

@@ -1,7 +1,7 @@
 //! Wiring only: sources → rayon → matcher → findings → (provenance) → the caller's reporter. Each
 //! distinct blob is matched once, whatever number of paths or commits carry it.
 //!
-//! Size (~750 lines): the scan modes (history, working tree, staged, stdin) share the blob scanner and the
+//! Size (~800 lines): the scan modes (history, working tree, staged, stdin) share the blob scanner and the
 //! reporting of items; each mode is a short function here, and the history sweep also wires in the
 //! history cache (replaying cached results, recording new ones). The next mode should move the modes into `scan/`.
 
