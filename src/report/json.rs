@@ -234,18 +234,23 @@ impl<'p> PlanWriter<'p> {
                 buf.extend(std::iter::repeat_n(b' ', indent + extra));
             }
         };
-        if pretty {
-            indent_into(buf, &head[..head.len() - cut], indent);
-        } else {
-            buf.extend_from_slice(&head[..head.len() - cut]);
-        }
-        buf.push(b',');
-        nl(buf, 2);
-        buf.extend_from_slice(if pretty {
-            b"\"steps\": "
-        } else {
-            b"\"steps\":"
-        });
+        // A serialised fragment placed `at` spaces in (pretty), and a key of the plan's object.
+        let put = |buf: &mut Vec<u8>, bytes: &[u8], at: usize| {
+            if pretty {
+                indent_into(buf, bytes, at);
+            } else {
+                buf.extend_from_slice(bytes);
+            }
+        };
+        let key = |buf: &mut Vec<u8>, name: &str| {
+            buf.push(b',');
+            nl(buf, 2);
+            buf.push(b'"');
+            buf.extend_from_slice(name.as_bytes());
+            buf.extend_from_slice(if pretty { b"\": " } else { b"\":" });
+        };
+        put(buf, &head[..head.len() - cut], indent);
+        key(buf, "steps");
         if plan.steps.is_empty() {
             buf.extend_from_slice(b"[]");
         } else {
@@ -263,28 +268,14 @@ impl<'p> PlanWriter<'p> {
                     own = to_vec(&**step, pretty)?;
                     &own[..]
                 };
-                if pretty {
-                    indent_into(buf, bytes, indent + 4);
-                } else {
-                    buf.extend_from_slice(bytes);
-                }
+                put(buf, bytes, indent + 4);
             }
             nl(buf, 2);
             buf.push(b']');
         }
-        buf.push(b',');
-        nl(buf, 2);
-        buf.extend_from_slice(if pretty {
-            b"\"references\": "
-        } else {
-            b"\"references\":"
-        });
+        key(buf, "references");
         let refs = fragment(&mut self.references, &plan.references[..], pretty, |r| r)?;
-        if pretty {
-            indent_into(buf, refs, indent + 2);
-        } else {
-            buf.extend_from_slice(refs);
-        }
+        put(buf, refs, indent + 2);
         nl(buf, 0);
         buf.push(b'}');
         Ok(())
