@@ -3,40 +3,37 @@
 //! finding), and joined to findings by [`BlobId`].
 //!
 //! For a whole-history sweep the walk visits every commit reachable from any ref, parents before
-//! children and the oldest first, and expands each commit's root tree; each distinct tree is read
-//! once and remembers which of the wanted blobs lie below it, so a commit costs a hash lookup
-//! unless its tree is new. The trees are expanded on all threads first (each thread takes runs of
-//! adjacent commits, which share most subtrees); the commits are then attributed in order. The
+//! children and the oldest first, and expands each commit's root tree; each distinct tree is
+//! expanded once and remembers which of the wanted blobs lie below it, so a commit costs a hash
+//! lookup unless its tree is new. The trees of the packs are first decoded once each, in pack
+//! order, into a compact index of their subtrees and wanted blobs (`source::tree_walk`); the
+//! expansion reads that index, and the object store only for trees in no pack
+//! (`provenance::tree_index`). The trees are expanded on all threads first (each thread takes runs
+//! of adjacent commits, which share most subtrees); the commits are then attributed in order. The
 //! first commit whose tree holds a blob introduced it (none of its parents, visited earlier, held
-//! it anywhere). On Django's full history (32,791 commits, 232,921 distinct trees) the
-//! single-threaded walk took 2.9 s for 20 blobs; it costs about the same for any number of blobs.
-//! git/git's trees are fewer (167,745) but much larger (56 million blob entries, 2.5 GB decoded),
-//! so reading a tree allocates nothing per entry and checks its blobs against a prefix bit set
-//! first, and the threads keep more delta bases decoded ([`TREE_BASE_CACHE`]).
-//!
-//! Size (~620 lines): the walk and the tree index it reads through live together because the
-//! index's memo is the walk's whole cost model; `TreeIndex` (tree reading, the wanted-blob prefix
-//! set) is the part to move into its own module when this grows again.
+//! it anywhere). Reading each tree through the object store instead (with a delta-base cache per
+//! thread) cost about 7.6 s of CPU on git/git's history (167,745 trees, 56 million blob entries,
+//! 2.5 GB decoded), mostly re-inflating trees and resolving their delta chains.
 //!
 //! For a scoped sweep (`--range`, `--branch`, `--since-commit`) the walk covers the commits in
 //! scope and counts only introductions (a blob at a path no parent has), so the commit reported
 //! is the one in scope that brought the secret in.
 
+mod tree_index;
+
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
-use gix::bstr::{BString, ByteSlice, ByteVec};
-use gix::objs::TreeRefIter;
+use gix::bstr::{BString, ByteSlice};
 use gix::ObjectId;
 
 use crate::blob::BlobId;
 use crate::config::HistoryScope;
 use crate::error::{Error, Result};
 use crate::finding::Origin;
-use crate::source::commits::{read_tree_data, tree_decode_error};
 use crate::source::git::{ref_tips, walk_introductions, CommitGraph, GitSource};
+pub(crate) use tree_index::TreeIndex;
 
 /// The commit that first introduced a blob, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,136 +138,6 @@ impl Provenance {
                 (origin, i.rank)
             })
             .collect()
-    }
-}
-
-/// Blobs (by index into the wanted list) below a tree, with their paths relative to it.
-pub(crate) type Hits = Arc<Vec<(u32, BString)>>;
-
-/// Number of independently locked parts of the tree memo.
-const SHARDS: usize = 64;
-
-/// The wanted blobs, looked up once per blob entry of every tree read (56 million times on
-/// git/git's history): a bit per value of an id's first two bytes turns almost every entry away
-/// before the map (whose hasher takes the id's first bytes as they are) is consulted.
-struct Wanted {
-    /// Bit `u16::from_be_bytes(id[..2])` is set when a wanted id starts with those bytes.
-    prefixes: Box<[u64; 1024]>,
-    index: gix::hashtable::HashMap<ObjectId, u32>,
-}
-
-impl Wanted {
-    fn new(wanted: &HashMap<ObjectId, u32>) -> Self {
-        let mut prefixes = Box::new([0u64; 1024]);
-        for id in wanted.keys() {
-            let p = Self::prefix(id);
-            prefixes[p / 64] |= 1 << (p % 64);
-        }
-        Wanted {
-            prefixes,
-            index: wanted.iter().map(|(id, b)| (*id, *b)).collect(),
-        }
-    }
-
-    fn prefix(id: &gix::oid) -> usize {
-        let b = id.as_bytes();
-        usize::from(b[0]) << 8 | usize::from(b[1])
-    }
-
-    fn get(&self, id: &gix::oid) -> Option<u32> {
-        let p = Self::prefix(id);
-        if self.prefixes[p / 64] & (1 << (p % 64)) == 0 {
-            return None;
-        }
-        self.index.get(id).copied()
-    }
-}
-
-/// Expands trees once each (give or take a race between threads), remembering which wanted
-/// blobs lie below each. Shared by all threads of the walk.
-pub(crate) struct TreeIndex<'a> {
-    wanted: Wanted,
-    memo: Vec<Mutex<gix::hashtable::HashMap<ObjectId, Hits>>>,
-    none: Hits,
-    on_error: &'a (dyn Fn(String) + Sync),
-}
-
-impl<'a> TreeIndex<'a> {
-    pub(crate) fn new(
-        wanted: &HashMap<ObjectId, u32>,
-        on_error: &'a (dyn Fn(String) + Sync),
-    ) -> Self {
-        TreeIndex {
-            wanted: Wanted::new(wanted),
-            memo: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            none: Arc::new(Vec::new()),
-            on_error,
-        }
-    }
-
-    fn shard(
-        &self,
-        id: &ObjectId,
-    ) -> std::sync::MutexGuard<'_, gix::hashtable::HashMap<ObjectId, Hits>> {
-        self.memo[id.as_bytes()[0] as usize % SHARDS]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The wanted blobs below tree `id`. An unreadable tree is reported and counts as empty.
-    pub(crate) fn hits(&self, repo: &gix::Repository, id: ObjectId, buf: &mut Vec<u8>) -> Hits {
-        if let Some(h) = self.shard(&id).get(&id) {
-            return h.clone();
-        }
-        // The blobs in this tree, and its subtrees: their ids, where their names end in `names`,
-        // and how many of the blobs come before them (`buf` is reused by the subtrees' reads).
-        let mut direct: Vec<(u32, BString)> = Vec::new();
-        let mut subtrees: Vec<(ObjectId, usize, usize)> = Vec::new();
-        let mut names: Vec<u8> = Vec::new();
-        let read = read_tree_data(repo, &id, buf).and_then(|data| {
-            for entry in TreeRefIter::from_bytes(data, repo.object_hash()) {
-                let entry = entry.map_err(|e| tree_decode_error(&id, e))?;
-                if entry.mode.is_tree() {
-                    names.extend_from_slice(entry.filename);
-                    subtrees.push((entry.oid.to_owned(), names.len(), direct.len()));
-                } else if entry.mode.is_blob_or_symlink() {
-                    if let Some(b) = self.wanted.get(entry.oid) {
-                        direct.push((b, entry.filename.to_owned()));
-                    }
-                }
-            }
-            Ok(())
-        });
-        if let Err(e) = read {
-            (self.on_error)(e.to_string());
-            direct.clear();
-            subtrees.clear();
-        }
-        // In entry order, as the tree lists them.
-        let mut hits = Vec::new();
-        let mut direct = direct.into_iter();
-        let (mut start, mut taken) = (0, 0);
-        for (oid, end, before) in subtrees {
-            hits.extend(direct.by_ref().take(before - taken));
-            taken = before;
-            let name = &names[start..end];
-            start = end;
-            for (b, p) in self.hits(repo, oid, buf).iter() {
-                let mut full = BString::from(Vec::with_capacity(name.len() + 1 + p.len()));
-                full.push_str(name);
-                full.push_byte(b'/');
-                full.push_str(p);
-                hits.push((*b, full));
-            }
-        }
-        hits.extend(direct);
-        let hits = if hits.is_empty() {
-            self.none.clone()
-        } else {
-            Arc::new(hits)
-        };
-        self.shard(&id).insert(id, hits.clone());
-        hits
     }
 }
 
@@ -407,7 +274,7 @@ pub fn find_provenance_summarized(
     } else {
         // Expand the commits' root trees on all threads, each thread taking a run of adjacent
         // commits (which share most subtrees), then attribute in order on this one.
-        let trees = TreeIndex::new(&wanted, on_error);
+        let trees = TreeIndex::with_packs(&wanted, on_error, &repo, rayon::current_num_threads());
         let mut seen = gix::hashtable::HashSet::default();
         let roots: Vec<ObjectId> = graph
             .order
@@ -602,27 +469,4 @@ fn tree_reader(source: &GitSource) -> gix::Repository {
         ))
     });
     repo
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn id(hex: &str) -> ObjectId {
-        ObjectId::from_hex(hex.as_bytes()).unwrap()
-    }
-
-    #[test]
-    fn wanted_blobs_are_found_and_others_sharing_their_prefix_are_not() {
-        let a = id("abcd000000000000000000000000000000000001");
-        let b = id("0000ffffffffffffffffffffffffffffffffffff");
-        let wanted: HashMap<ObjectId, u32> = [(a, 0), (b, 1)].into_iter().collect();
-        let w = Wanted::new(&wanted);
-        assert_eq!(w.get(&a), Some(0));
-        assert_eq!(w.get(&b), Some(1));
-        // Same first two bytes as `a`: passes the bit set, not the map.
-        assert_eq!(w.get(&id("abcd000000000000000000000000000000000002")), None);
-        assert_eq!(w.get(&id("abce000000000000000000000000000000000001")), None);
-        assert_eq!(w.get(&id("ffff000000000000000000000000000000000000")), None);
-    }
 }

@@ -8,3 +8,4 @@ pub mod integrity;
 pub mod pack_walk;
 pub mod packfix;
 pub mod staged;
+pub mod tree_walk;
