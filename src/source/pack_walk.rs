@@ -48,7 +48,7 @@ struct Entries<'a> {
 /// folio of the page cache, at most 2 MiB on x86-64 and 4 KiB-page arm64), so that a fault never
 /// maps pages of a stretch already released again. With 1 MiB stretches, ext4's large folios
 /// kept 45% of a test pack mapped after its walk.
-const RELEASE_CHUNK: u64 = 2 << 20;
+pub(crate) const RELEASE_CHUNK: u64 = 2 << 20;
 
 /// Decodes every object of `bundle` once, calling `visit(kind, id, bytes)` for each (from many
 /// threads), except blobs over `max_blob_size` that no delta depends on, which go to
@@ -334,25 +334,33 @@ impl<'a> Pages<'a> {
 
     /// Hands the pages of `range` (page-aligned at its start) of the mapping back to the kernel.
     fn release(&self, range: Range<u64>) {
-        let Some(bytes) = self.mapped.get(range.start as usize..range.end as usize) else {
-            return;
-        };
-        #[cfg(target_os = "linux")]
-        // SAFETY: `bytes` lies in a private, read-only mapping of the pack file that nothing
-        // writes to, so dropping its pages changes no byte anyone reads: a page touched again is
-        // mapped again from the file. The start is page-aligned: the mapping starts on a page
-        // and `range.start` is a multiple of the chunk size, itself a multiple of the page size.
-        // A failure (it cannot fail on such a range) only leaves the pages mapped.
-        unsafe {
+        if let Some(bytes) = self.mapped.get(range.start as usize..range.end as usize) {
+            release_pages(bytes);
+        }
+    }
+}
+
+/// Hands the pages of `bytes` back to the kernel: `bytes` is part of a pack's private, read-only
+/// mapping and starts on a page boundary (the mapping's start, or a multiple of
+/// [`RELEASE_CHUNK`] from it). Shared with `source::tree_walk`.
+pub(crate) fn release_pages(bytes: &[u8]) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `bytes` lies in a private, read-only mapping of the pack file that nothing
+    // writes to, so dropping its pages changes no byte anyone reads: a page touched again is
+    // mapped again from the file. The start is page-aligned: the mapping starts on a page and
+    // callers release from multiples of the chunk size, itself a multiple of the page size.
+    // A failure (it cannot fail on such a range) only leaves the pages mapped.
+    unsafe {
+        if !bytes.is_empty() {
             libc::madvise(
                 bytes.as_ptr() as *mut libc::c_void,
                 bytes.len(),
                 libc::MADV_DONTNEED,
             );
         }
-        #[cfg(not(target_os = "linux"))]
-        let _ = bytes;
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = bytes;
 }
 
 /// The base and result sizes at the start of a delta's data, inflating only its first bytes.

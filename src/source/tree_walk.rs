@@ -29,6 +29,9 @@ use gix::objs::TreeRefIter;
 use gix::odb::pack::{self, cache::delta, data};
 use gix::ObjectId;
 
+// The mapping is released in `pack_walk`'s stretches, by its `release_pages`.
+use crate::source::pack_walk::{release_pages as release, RELEASE_CHUNK};
+
 /// The top two bits of an entry's target say what it points at; the rest is a number.
 const TAG: u32 = 3 << 30;
 const TREE: u32 = 0;
@@ -41,10 +44,6 @@ const UNREAD: u32 = u32::MAX;
 /// In [`tree_entries`]' list, in place of an index position: the entry stands in for the pack's
 /// first entry (not a tree).
 const STAND_IN: u32 = u32::MAX;
-
-/// The mapping is released behind the header pass in stretches of this many bytes (the same
-/// stretch as `pack_walk`'s, for the same reason: a multiple of what one page fault maps).
-const RELEASE_CHUNK: u64 = 2 << 20;
 
 /// One entry of an indexed tree.
 #[derive(Debug, Clone, Copy)]
@@ -581,26 +580,4 @@ fn zlib_empty() -> Vec<u8> {
 /// The bytes of `pack`'s mapping.
 fn mapping(pack: &data::File) -> &[u8] {
     pack.entry_slice(0..pack.data_len() as u64).unwrap_or(&[])
-}
-
-/// Hands the pages of `bytes`, part of a pack's read-only mapping starting on a page boundary at
-/// a multiple of [`RELEASE_CHUNK`], back to the kernel. (A copy of `pack_walk`'s `Pages::release`,
-/// kept apart so that the two walks can change independently.)
-fn release(bytes: &[u8]) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: `bytes` lies in a private, read-only mapping of the pack file that nothing writes
-    // to, so dropping its pages changes no byte anyone reads: a page touched again is mapped
-    // again from the file. Its start is page-aligned (the mapping's start, or a multiple of the
-    // chunk size from it). A failure only leaves the pages mapped.
-    unsafe {
-        if !bytes.is_empty() {
-            libc::madvise(
-                bytes.as_ptr() as *mut libc::c_void,
-                bytes.len(),
-                libc::MADV_DONTNEED,
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = bytes;
 }
