@@ -152,7 +152,7 @@ impl PackTrees {
 
 /// The trees of the repository's packs, found and arranged for decoding: what does not depend on
 /// the wanted blobs (a header pass and a delta tree per pack, about 0.4 s of one thread on
-/// Django), so it can be built while the sweep finds them.
+/// Django), so it can be built beside other work.
 pub(crate) struct Prepared {
     by_id: gix::hashtable::HashMap<ObjectId, u32>,
     packs: Vec<(pack::Bundle, Result<Ready, String>)>,
