@@ -33,6 +33,7 @@ use crate::config::HistoryScope;
 use crate::error::{Error, Result};
 use crate::finding::Origin;
 use crate::source::git::{ref_tips, walk_introductions, CommitGraph, GitSource};
+use crate::source::tree_walk::Prepared;
 pub(crate) use tree_index::TreeIndex;
 
 /// The commit that first introduced a blob, and where.
@@ -185,24 +186,34 @@ pub fn find_provenance_summarized(
         return Ok((HashMap::new(), WalkSummary::default()));
     }
 
-    let tips = ref_tips(&repo)?;
-    let kinds: Vec<Option<gix::objs::Kind>> = tips
-        .iter()
-        .map(|(_, id)| repo.find_header(*id).ok().map(|h| h.kind()))
-        .collect();
-    let scoped = source.scope_commits(scope)?;
-    let graph = match scoped {
-        Some(g) => g,
-        None => {
-            let commits: Vec<ObjectId> = tips
+    // The refs and commit graph, and for a whole-history walk the packs' trees arranged for
+    // decoding, are read at the same time: each took about 0.2-0.4 s of one thread on Django.
+    let is_scoped = !scope.is_everything();
+    let (graph, prepared) = rayon::join(
+        || -> Result<_> {
+            let repo = source.repo();
+            let tips = ref_tips(&repo)?;
+            let kinds: Vec<Option<gix::objs::Kind>> = tips
                 .iter()
-                .zip(&kinds)
-                .filter(|(_, k)| **k == Some(gix::objs::Kind::Commit))
-                .map(|((_, id), _)| *id)
+                .map(|(_, id)| repo.find_header(*id).ok().map(|h| h.kind()))
                 .collect();
-            CommitGraph::load(&repo, &commits, &[])
-        }
-    };
+            let graph = match source.scope_commits(scope)? {
+                Some(g) => g,
+                None => {
+                    let commits: Vec<ObjectId> = tips
+                        .iter()
+                        .zip(&kinds)
+                        .filter(|(_, k)| **k == Some(gix::objs::Kind::Commit))
+                        .map(|((_, id), _)| *id)
+                        .collect();
+                    CommitGraph::load(&repo, &commits, &[])
+                }
+            };
+            Ok((tips, kinds, graph))
+        },
+        || (!is_scoped).then(|| Prepared::new(&source.repo())),
+    );
+    let (tips, kinds, graph) = graph?;
     for message in &graph.errors {
         on_error(message.clone());
     }
@@ -216,7 +227,6 @@ pub fn find_provenance_summarized(
     for (i, &c) in graph.order.iter().enumerate() {
         rank[c as usize] = i as u32;
     }
-    let is_scoped = !scope.is_everything();
 
     // Which refs reach each commit: bit sets propagated from children to parents.
     let words = tips.len().div_ceil(64).max(1);
@@ -274,7 +284,11 @@ pub fn find_provenance_summarized(
     } else {
         // Expand the commits' root trees on all threads, each thread taking a run of adjacent
         // commits (which share most subtrees), then attribute in order on this one.
-        let trees = TreeIndex::with_packs(&wanted, on_error, &repo, rayon::current_num_threads());
+        let threads = rayon::current_num_threads();
+        let trees = match prepared {
+            Some(p) => TreeIndex::with_prepared(&wanted, on_error, p, threads),
+            None => TreeIndex::with_packs(&wanted, on_error, &repo, threads),
+        };
         let mut seen = gix::hashtable::HashSet::default();
         let roots: Vec<ObjectId> = graph
             .order

@@ -15,7 +15,7 @@ use gix::objs::TreeRefIter;
 use gix::ObjectId;
 
 use crate::source::commits::{read_tree_data, tree_decode_error};
-use crate::source::tree_walk::{PackTrees, Target};
+use crate::source::tree_walk::{PackTrees, Prepared, Target};
 
 /// Blobs (by index into the wanted list) below a tree, with their paths relative to it.
 pub(crate) type Hits = Arc<Vec<(u32, BString)>>;
@@ -97,9 +97,19 @@ impl<'a> TreeIndex<'a> {
         repo: &gix::Repository,
         threads: usize,
     ) -> Self {
+        Self::with_prepared(wanted, on_error, Prepared::new(repo), threads)
+    }
+
+    /// [`with_packs`](Self::with_packs), from packs prepared beforehand.
+    pub(crate) fn with_prepared(
+        wanted: &HashMap<ObjectId, u32>,
+        on_error: &'a (dyn Fn(String) + Sync),
+        prepared: Prepared,
+        threads: usize,
+    ) -> Self {
         let mut index = Self::new(wanted, on_error);
         let w = &index.wanted;
-        let trees = PackTrees::build(repo, &|id| w.get(id), threads);
+        let trees = prepared.decode(&|id| w.get(id), threads);
         let memo = (0..trees.len()).map(|_| OnceLock::new()).collect();
         index.packed = Some(Packed { trees, memo });
         index

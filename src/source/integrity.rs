@@ -30,9 +30,7 @@ impl TreeBlobs {
         let mut blobs = Vec::new();
         for entry in TreeRefIter::from_bytes(data, hash) {
             match entry {
-                Ok(e) if e.mode.is_blob_or_symlink() => {
-                    blobs.push((e.oid.to_owned(), e.filename.to_owned()))
-                }
+                Ok(e) if e.mode.is_blob_or_symlink() => blobs.push((e.oid.to_owned(), e.filename)),
                 Ok(_) => {}
                 Err(err) => {
                     lock(&self.malformed).push(format!("tree {id} cannot be decoded: {err}"));
@@ -43,9 +41,13 @@ impl TreeBlobs {
         if blobs.is_empty() {
             return;
         }
+        // Most blobs were named by an earlier tree (a tree differs from its predecessor in a few
+        // entries): the name is copied only for a blob seen the first time.
         let mut named = lock(&self.named);
         for (blob, name) in blobs {
-            named.entry(blob).or_insert_with(|| (id.to_owned(), name));
+            named
+                .entry(blob)
+                .or_insert_with(|| (id.to_owned(), name.to_owned()));
         }
     }
 
