@@ -24,8 +24,9 @@ const MAX_CHUNK: usize = 16 * 1024;
 /// A chunk without a line end is cut here, mid-line; its keyword hits are then looked for a
 /// keyword's length past its end (see `Matcher::scan`).
 pub const MAX_LINE_CHUNK: usize = 64 * 1024;
-/// Bounds each table, empty results included (Django's full history needs about 420,000 entries);
-/// past it, new results are computed but no longer remembered, which keeps memory bounded on any history.
+/// Bounds each table, empty results included (Django's full history needs about 420,000
+/// entries); past it, new results are computed but no longer remembered, which keeps memory
+/// bounded on any history.
 const MAX_ENTRIES: usize = 2_000_000;
 const SHARDS: usize = 64;
 /// Text longer than this (a chunk or window made of one long line, such as a minified bundle) is
