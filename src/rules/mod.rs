@@ -257,8 +257,14 @@ impl Compiled {
         // Unicode mode off: rules describe ASCII tokens, and a Unicode-aware `\b` makes the lazy
         // DFA give up on the first non-ASCII byte and fall back to the PikeVM, measured at ~20x
         // slower on real source trees. Classes such as `[^"]` then match any byte, which is what
-        // scanning bytes that may not be UTF-8 needs.
-        let pattern = match RegexBuilder::new(pattern).unicode(false).build() {
+        // scanning bytes that may not be UTF-8 needs. The lazy DFA gets 32 MiB instead of the
+        // default 2 MiB: the multi-line rules (database passwords next to a host line) otherwise
+        // re-determinise states on long windows; the room is only taken where it is used.
+        let pattern = match RegexBuilder::new(pattern)
+            .unicode(false)
+            .dfa_size_limit(32 << 20)
+            .build()
+        {
             Ok(re) => Some(re),
             Err(e) => {
                 problems.push(format!("pattern does not compile: {e}"));
