@@ -15,7 +15,7 @@
 //! come first), match states last (one comparison tells a match), byte classes from the table's
 //! distinct columns.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::{dfa, Anchored, MatchKind};
@@ -55,29 +55,32 @@ impl Streams {
             .build(patterns)
             .ok()?;
         let start = dfa.start_state(Anchored::No).ok()?;
-        let next = |sid, b| dfa.next_state(Anchored::No, sid, b);
-        // Every state reachable from the start, breadth first.
+        // Every state reachable from the start, breadth first, and each one's 256 transitions by
+        // state number (one hash lookup per transition: this runs once per process, and a
+        // pre-push scan should not wait on it).
         let mut order = vec![start];
-        let mut number = HashMap::from([(start, 0usize)]);
+        let mut number = HashMap::from_iter([(start, 0u32)]);
+        let mut raw: Vec<u32> = Vec::new();
         let mut i = 0;
         while let Some(&sid) = order.get(i) {
             for b in 0..=255u8 {
-                let to = next(sid, b);
-                number.entry(to).or_insert_with(|| {
+                let to = dfa.next_state(Anchored::No, sid, b);
+                let n = *number.entry(to).or_insert_with(|| {
                     order.push(to);
-                    order.len() - 1
+                    order.len() as u32 - 1
                 });
+                raw.push(n);
             }
             i += 1;
         }
         // Bytes whose columns are alike share a class.
-        let mut columns: HashMap<Vec<usize>, u8> = HashMap::new();
+        let mut columns: HashMap<Vec<u32>, u8> = HashMap::default();
         let mut class = [0u8; 256];
         let mut members = Vec::new();
-        for b in 0..=255u8 {
-            let column: Vec<usize> = order.iter().map(|&s| number[&next(s, b)]).collect();
+        for b in 0..256 {
+            let column: Vec<u32> = raw.iter().skip(b).step_by(256).copied().collect();
             let fresh = columns.len() as u8;
-            class[b as usize] = *columns.entry(column).or_insert_with(|| {
+            class[b] = *columns.entry(column).or_insert_with(|| {
                 members.push(b);
                 fresh
             });
@@ -100,7 +103,7 @@ impl Streams {
         for (old, &sid) in order.iter().enumerate() {
             let row = new_of[old] * classes;
             for (c, &b) in members.iter().enumerate() {
-                trans[row + c] = (new_of[number[&next(sid, b)]] * classes) as u32;
+                trans[row + c] = (new_of[raw[old * 256 + b] as usize] * classes) as u32;
             }
             if dfa.is_match(sid) {
                 outputs[new_of[old] - first_match] = (0..dfa.match_len(sid))
