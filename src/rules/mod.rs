@@ -258,8 +258,9 @@ impl Compiled {
         // DFA give up on the first non-ASCII byte and fall back to the PikeVM, measured at ~20x
         // slower on real source trees. Classes such as `[^"]` then match any byte, which is what
         // scanning bytes that may not be UTF-8 needs. The lazy DFA gets 32 MiB instead of the
-        // default 2 MiB: the multi-line rules (database passwords next to a host line) otherwise
-        // re-determinise states on long windows; the room is only taken where it is used.
+        // default 2 MiB (a cap: a cache grows only as far as a rule's states need). Measured on a
+        // Django history sweep: CPU 0.98 of the default's (3 pairs), peak RSS unchanged; which
+        // rules gain was not measured.
         let pattern = match RegexBuilder::new(pattern)
             .unicode(false)
             .dfa_size_limit(32 << 20)
