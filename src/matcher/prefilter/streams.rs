@@ -77,10 +77,10 @@ impl Streams {
         let mut columns: HashMap<Vec<u32>, u8> = HashMap::default();
         let mut class = [0u8; 256];
         let mut members = Vec::new();
-        for b in 0..256 {
+        for (b, class) in class.iter_mut().enumerate() {
             let column: Vec<u32> = raw.iter().skip(b).step_by(256).copied().collect();
             let fresh = columns.len() as u8;
-            class[b] = *columns.entry(column).or_insert_with(|| {
+            *class = *columns.entry(column).or_insert_with(|| {
                 members.push(b);
                 fresh
             });
