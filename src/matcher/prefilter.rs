@@ -16,12 +16,23 @@
 //! automaton meant a second pass over every chunk: over 100 MB of Django blob text, the one
 //! case-sensitive pass over the probes took 0.47-0.51 s where the two passes it replaces (408
 //! case-sensitive keywords, 10 case-insensitive ones) took 0.77-1.1 s.
+//!
+//! Once a process has searched [`STREAMS_AFTER`] bytes, the pass walks the probes' DFA over
+//! several stretches of text at once ([`streams`]) instead of aho-corasick's own search loop: that
+//! loop is one chain of dependent table lookups, and at ~300 MB/s it was 16% of a Django history
+//! sweep's CPU time. The table costs ~20 ms to build, which a pre-push scan of a few files should
+//! not pay, so it is built by the search that crosses that mark, and used from then on.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::rules::{RuleIdx, RuleSet};
+
+mod streams;
+use streams::Streams;
 
 /// One keyword occurrence: the keyword (see [`Prefilter::rules_of`]) and its byte span. One hit per
 /// keyword, not per rule using it: a keyword shared by ten rules is remembered once.
@@ -42,7 +53,9 @@ const FOLDED_PROBE_LEN: usize = 4;
 #[derive(Debug)]
 pub struct Prefilter {
     /// Over the probes; `None` when no rule has a keyword.
-    ac: Option<AhoCorasick>,
+    search: Option<Search>,
+    /// Each probe's length, by pattern id.
+    probe_len: Vec<u32>,
     /// For each probe (pattern id), the keywords it finds.
     checks: Vec<Vec<Check>>,
     /// Each keyword's bytes (lowercased for case-insensitive rules), by keyword number.
@@ -55,6 +68,87 @@ pub struct Prefilter {
     max_len: usize,
     /// Whether some keyword holds a line end (none of the shipped ones does).
     spans_lines: bool,
+}
+
+/// Bytes a process searches with aho-corasick's own loop before building the [`Streams`] table.
+/// The table takes ~20 ms to build and the loop runs ~300 MB/s, so it pays for itself after some
+/// 10-20 MB; a pre-push scan rarely reaches this.
+const STREAMS_AFTER: usize = 16 << 20;
+
+/// How the probes are searched for.
+#[derive(Debug)]
+struct Search {
+    /// aho-corasick's own overlapping search: until `streams` is built, and for good when the
+    /// probes are too many for a DFA.
+    automaton: AhoCorasick,
+    /// The probes, kept to build `streams` from.
+    patterns: Vec<Vec<u8>>,
+    /// The DFA walked over several stretches at once (see [`streams`]); `Some(None)` when
+    /// aho-corasick could not build a DFA.
+    streams: OnceLock<Option<Box<Streams>>>,
+    /// Bytes searched so far (saturating), until `streams` is built.
+    searched: AtomicUsize,
+    /// `streams` is built by the search that brings `searched` to this.
+    streams_after: usize,
+}
+
+impl Search {
+    /// The search over `patterns`; `None` when there are none.
+    fn new(patterns: Vec<Vec<u8>>, streams_after: usize) -> Option<Search> {
+        if patterns.is_empty() {
+            return None;
+        }
+        let builder = |kind| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .kind(kind)
+                .build(&patterns)
+        };
+        // Keywords are short literals; the DFA's size limits are far above what they need, so
+        // falling back to the default automaton choice only matters for huge user rule sets.
+        let automaton = builder(Some(AhoCorasickKind::DFA))
+            .or_else(|_| builder(None))
+            .ok()?;
+        Some(Search {
+            automaton,
+            patterns,
+            streams: OnceLock::new(),
+            searched: AtomicUsize::new(0),
+            streams_after,
+        })
+    }
+
+    /// Calls `f(probe, end)` for every probe occurrence in `bytes`, by end.
+    fn for_each(&self, bytes: &[u8], mut f: impl FnMut(u32, usize)) {
+        if let Some(streams) = self.streams_for(bytes.len()) {
+            return streams.for_each(bytes, f);
+        }
+        self.automaton
+            .find_overlapping_iter(bytes)
+            .for_each(|m| f(m.pattern().as_u32(), m.end()));
+    }
+
+    /// The [`Streams`] table if it is built, or is built now because this search of `len` bytes
+    /// crosses [`Search::streams_after`]. Other threads meanwhile go on without it.
+    fn streams_for(&self, len: usize) -> Option<&Streams> {
+        if let Some(built) = self.streams.get() {
+            return built.as_deref();
+        }
+        let before = self
+            .searched
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_add(len))
+            })
+            .unwrap_or_else(|n| n);
+        let after = self.streams_after;
+        if before < after.max(1) && before.saturating_add(len) >= after {
+            return self
+                .streams
+                .get_or_init(|| Streams::new(&self.patterns).map(Box::new))
+                .as_deref();
+        }
+        None
+    }
 }
 
 /// A keyword found through a probe: the probe occurs `offset` bytes into the keyword.
@@ -72,6 +166,12 @@ struct Check {
 impl Prefilter {
     /// Builds the automaton for `rules`.
     pub fn new(rules: &RuleSet) -> Prefilter {
+        Prefilter::with_streams_after(rules, STREAMS_AFTER)
+    }
+
+    /// Builds the automaton for `rules`, to be walked in streams once `streams_after` bytes have
+    /// been searched.
+    fn with_streams_after(rules: &RuleSet, streams_after: usize) -> Prefilter {
         // Keywords are numbered case-sensitive ones first, then case-insensitive ones (lowercased),
         // each list in order of first use, one number per distinct keyword.
         let mut sensitive = KeywordList::default();
@@ -131,7 +231,8 @@ impl Prefilter {
         }
         let keyword_rules = sensitive.into_iter().chain(insensitive).map(|(_, r)| r);
         Prefilter {
-            ac: build_automaton(&probes.patterns),
+            probe_len: probes.patterns.iter().map(|p| p.len() as u32).collect(),
+            search: Search::new(probes.patterns, streams_after),
             checks: probes.checks,
             keywords,
             keyword_rules: keyword_rules.collect(),
@@ -188,7 +289,7 @@ impl Prefilter {
     /// that ends before the current probe hit's end can no longer be preceded by a later one:
     /// only the few hits ending within a keyword's length of the scan position wait in `pending`.
     fn each_hit(&self, bytes: &[u8], mut emit: impl FnMut(Hit)) {
-        let Some(ac) = &self.ac else {
+        let Some(search) = &self.search else {
             return;
         };
         let mut pending: Vec<Hit> = Vec::new();
@@ -199,12 +300,13 @@ impl Prefilter {
             let n = pending.partition_point(|h| h.end < before);
             pending.drain(..n).for_each(emit);
         };
-        for m in ac.find_overlapping_iter(bytes) {
+        let on_probe = |probe: u32, probe_end: usize| {
+            let probe_start = probe_end - self.probe_len[probe as usize] as usize;
             if !pending.is_empty() {
-                flush(&mut pending, m.end() as u32, &mut emit);
+                flush(&mut pending, probe_end as u32, &mut emit);
             }
-            for check in &self.checks[m.pattern().as_usize()] {
-                let Some(start) = m.start().checked_sub(check.offset as usize) else {
+            for check in &self.checks[probe as usize] {
+                let Some(start) = probe_start.checked_sub(check.offset as usize) else {
                     continue;
                 };
                 let keyword = &self.keywords[check.keyword as usize];
@@ -226,7 +328,8 @@ impl Prefilter {
                     });
                 }
             }
-        }
+        };
+        search.for_each(bytes, on_probe);
         pending.sort_unstable_by_key(|h| (h.end, h.start, h.keyword));
         pending.into_iter().for_each(emit);
     }
@@ -320,24 +423,6 @@ fn case_variants(probe: &[u8]) -> Vec<Vec<u8>> {
         }
     }
     out
-}
-
-/// The automaton over `patterns`, a DFA when its size limits allow.
-fn build_automaton(patterns: &[Vec<u8>]) -> Option<AhoCorasick> {
-    if patterns.is_empty() {
-        return None;
-    }
-    let builder = |kind| {
-        AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .kind(kind)
-            .build(patterns)
-    };
-    // Keywords are short literals; the DFA's size limits are far above what they need, so
-    // falling back to the default automaton choice only matters for huge user rule sets.
-    builder(Some(AhoCorasickKind::DFA))
-        .or_else(|_| builder(None))
-        .ok()
 }
 
 #[cfg(test)]

@@ -35,6 +35,13 @@ fn reference(p: &Prefilter, bytes: &[u8]) -> Vec<Hit> {
     out
 }
 
+/// The prefilter for `set` in both search modes: aho-corasick's loop (no search here reaches
+/// [`STREAMS_AFTER`]) and the streams table from the first search on.
+fn both(set: &RuleSet) -> [Prefilter; 2] {
+    let streams = Prefilter::with_streams_after(set, 0);
+    [Prefilter::new(set), streams]
+}
+
 fn assert_like_reference(p: &Prefilter, text: &[u8]) {
     let want = reference(p, text);
     assert!(text.len() < 8 || !want.is_empty(), "nothing to compare");
@@ -101,7 +108,6 @@ rules:
 
 #[test]
 fn nested_and_folded_keywords_are_all_found_in_order() {
-    let p = Prefilter::new(&rules(NESTED));
     let texts: [&[u8]; 6] = [
         b"zabczabcz ababab xyabc",
         b"dbPASSw 'PaSs' pWd Pwd PASS x X",
@@ -110,15 +116,16 @@ fn nested_and_folded_keywords_are_all_found_in_order() {
         b"",
         b"passwpasswdbpassdbpass'pass'PASSW",
     ];
-    for t in texts {
-        assert_like_reference(&p, t);
+    for p in both(&rules(NESTED)) {
+        for t in texts {
+            assert_like_reference(&p, t);
+        }
     }
 }
 
 #[test]
 fn dense_random_text_matches_the_reference() {
     // Text made of keyword pieces in random case, so that keywords overlap and nest.
-    let p = Prefilter::new(&rules(NESTED));
     let pieces: [&[u8]; 9] = [b"a", b"b", b"c", b"z", b"x", b"y", b"pass", b"pw", b"'"];
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut text = Vec::new();
@@ -133,13 +140,29 @@ fn dense_random_text_matches_the_reference() {
             seed = seed.rotate_left(3);
         }
     }
-    assert_like_reference(&p, &text);
+    for p in both(&rules(NESTED)) {
+        assert_like_reference(&p, &text);
+    }
+}
+
+#[test]
+fn streams_are_built_by_the_search_that_crosses_the_mark() {
+    // Each assert_like_reference searches its text twice.
+    let p = Prefilter::with_streams_after(&rules(NESTED), 80);
+    let built = |p: &Prefilter| p.search.as_ref().unwrap().streams.get().is_some();
+    let text = b"dbPASSw 'PaSs' pWd Pwd PASS x zabczabcz";
+    assert_eq!(text.len(), 39);
+    assert_like_reference(&p, text);
+    assert!(!built(&p), "78 of 80 bytes searched");
+    assert_like_reference(&p, b"xyabc");
+    assert!(built(&p), "the second search crossed the mark");
+    assert_like_reference(&p, text);
 }
 
 #[test]
 fn shipped_rules_match_the_reference() {
     let set = RuleSet::builtin().expect("the shipped rules compile");
-    let p = Prefilter::new(&set);
+    let [p, streams] = both(&set);
     // Every keyword of every rule, in its own case and swapped case, back to back and spaced.
     let mut text = Vec::new();
     for rule in set.rules() {
@@ -156,6 +179,15 @@ fn shipped_rules_match_the_reference() {
         }
     }
     assert_like_reference(&p, &text);
+    assert_like_reference(&streams, &text);
+    assert!(streams
+        .search
+        .as_ref()
+        .unwrap()
+        .streams
+        .get()
+        .unwrap()
+        .is_some());
     // Some case-insensitive keywords share a probe (`pass`), and their hits are checked.
     assert!(p
         .checks
