@@ -85,7 +85,7 @@ struct Search {
     patterns: Vec<Vec<u8>>,
     /// The DFA walked over several stretches at once (see [`streams`]); `Some(None)` when
     /// aho-corasick could not build a DFA.
-    streams: OnceLock<Option<Box<Streams>>>,
+    streams: OnceLock<Option<Streams>>,
     /// Bytes searched so far (saturating), until `streams` is built.
     searched: AtomicUsize,
     /// `streams` is built by the search that brings `searched` to this.
@@ -132,7 +132,7 @@ impl Search {
     /// crosses [`Search::streams_after`]. Other threads meanwhile go on without it.
     fn streams_for(&self, len: usize) -> Option<&Streams> {
         if let Some(built) = self.streams.get() {
-            return built.as_deref();
+            return built.as_ref();
         }
         let before = self
             .searched
@@ -144,8 +144,8 @@ impl Search {
         if before < after.max(1) && before.saturating_add(len) >= after {
             return self
                 .streams
-                .get_or_init(|| Streams::new(&self.patterns).map(Box::new))
-                .as_deref();
+                .get_or_init(|| Streams::new(&self.patterns))
+                .as_ref();
         }
         None
     }
