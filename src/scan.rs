@@ -19,7 +19,7 @@ use crate::decode::{self, Found};
 use crate::error::{Error, Result};
 use crate::finding::{BlobMatch, Finding, LineCursor, Origin};
 use crate::group::assign_secret_groups;
-use crate::matcher::Matcher;
+use crate::matcher::{Cut, Matcher};
 use crate::provenance::find_provenance;
 use crate::report::progress::Progress;
 use crate::report::{human_bytes, Diagnostics, ScanTotals, Stats};
@@ -86,11 +86,23 @@ impl<'r> BlobScanner<'r> {
 
     /// Matches `bytes` (blob `id`) unless that blob was scanned before, and returns its matches.
     pub fn scan(&self, id: BlobId, bytes: &[u8]) -> Arc<Vec<BlobMatch>> {
+        self.scan_cut(id, bytes, Cut::Bytes)
+    }
+
+    /// As [`BlobScanner::scan`], for a blob of a history sweep: most are near-copies of blobs
+    /// scanned before, so windows are cut at lines ([`Cut::Lines`]), whose small pieces the
+    /// matcher's memo finds again.
+    pub fn scan_history_blob(&self, id: BlobId, bytes: &[u8]) -> Arc<Vec<BlobMatch>> {
+        self.scan_cut(id, bytes, Cut::Lines)
+    }
+
+    fn scan_cut(&self, id: BlobId, bytes: &[u8], cut: Cut) -> Arc<Vec<BlobMatch>> {
         let slot = self.lock().entry(id).or_default().clone();
         let matches = slot.get_or_init(|| {
             Stats::add(&self.stats.blobs, 1);
             Stats::add(&self.stats.bytes, bytes.len() as u64);
-            let (found, capped) = decode::scan(&self.matcher, bytes, self.matcher.scan(bytes));
+            let found = self.matcher.scan_cut(bytes, cut);
+            let (found, capped) = decode::scan(&self.matcher, bytes, found);
             if capped {
                 Stats::add(&self.stats.decode_capped, 1);
             }
@@ -420,18 +432,18 @@ pub fn scan_history(
     let sweep = git.for_each_blob_skipping(&config.scope, config.max_blob_size, &skip, |item| {
         match item {
             GitItem::Blob(b) => {
-                if !scanner.scan(b.id, b.bytes).is_empty() {
+                if !scanner.scan_history_blob(b.id, b.bytes).is_empty() {
                     lock(&hits).push(b.id);
                 }
             }
             // Scanned so that a secret a file held before the scope is not reported as new.
             GitItem::Base(b) => {
-                scanner.scan(b.id, b.bytes);
+                scanner.scan_history_blob(b.id, b.bytes);
             }
             // Compiled Python and SQLite files keep string constants as raw bytes: scan binary
             // blobs too, up to a bound, so that a purge plan knows they hold secrets.
             GitItem::Binary(b) if b.bytes.len() as u64 <= MAX_BINARY_SCAN => {
-                if !scanner.scan(b.id, b.bytes).is_empty() {
+                if !scanner.scan_history_blob(b.id, b.bytes).is_empty() {
                     lock(&hits).push(b.id);
                     lock(&binary_hits).insert(b.id);
                 }

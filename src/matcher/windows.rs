@@ -1,6 +1,10 @@
 //! Where a rule's regex runs: windows around its keyword hits, built as the hits stream in, and
 //! the pieces a large window is cut into so that repeated text is confirmed once.
 //!
+//! For rules whose matches span few lines (most: a pattern's line ends are counted from its
+//! syntax), a window is also cut that many lines around each hit, so the generic rules, which get
+//! most hits, confirm a few lines instead of ~2.5 KiB each.
+//!
 //! Linear whatever the input's shape: a window is widened to whole lines only up to
 //! [`LINE_SLACK`] bytes (a multi-megabyte minified line does not turn every hit into a scan of the
 //! whole line), each byte is looked at a bounded number of times while windows are built, and a
@@ -8,8 +12,11 @@
 //! (a run of one keyword or a million identical lines is confirmed a few dozen times, not once
 //! per hit).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ops::Range;
+use std::sync::OnceLock;
+
+use regex_syntax::hir::{Class, Hir, HirKind};
 
 use crate::rules::{RuleIdx, RuleSet};
 
@@ -33,40 +40,210 @@ pub const TILE_ABOVE: usize = 64 * 1024;
 /// recognises the rest.
 pub const TILE: usize = 16 * 1024;
 
+/// The most line ends a group's matches may hold for its windows to be cut at lines: a bound
+/// above this saves little (the byte bounds are reached first on ordinary source) and costs a look
+/// at that many lines around each line with a hit.
+pub const MAX_LINE_ENDS: usize = 8;
+
+/// Line-cut windows less than this far apart are merged: a window costs a few hundred nanoseconds per rule
+/// besides its bytes (a content hash, memo lookups, a regex search's start), more than a few dozen
+/// bytes of gap cost. Measured with line-cut windows (one-thread CPU): a generated Python file with
+/// a keyword every 4 lines took 1.9x the byte windows' time unmerged, 1.1x at 64; a Django history
+/// sweep, whose pieces are mostly found in the memo (small ones more often), took ~2% more at 64
+/// than unmerged (7 pairs) and ~12% more at 128 (2 runs).
+pub const MERGE_GAP: usize = 64;
+
 /// Builds a rule's merged windows from its keyword hits, which arrive in (nearly) ascending order:
 /// a hit whose window reaches the previous one extends it.
+///
+/// For rules whose matches hold at most n line ends, a window is also cut n lines before and after
+/// the hit (Django's history has ~40-byte lines, so a 2.5 KiB byte window is ~60 lines). The lines
+/// around a hit are looked up only when the hit falls outside the window built so far; before it,
+/// hits on one line reuse the first one's answer, and after it, the line ends found are kept for
+/// the next hits, so each byte is looked at a bounded number of times.
 #[derive(Debug, Default)]
 pub struct WindowBuilder {
     pub windows: Vec<Range<usize>>,
+    /// The last hit start whose lines were looked up and the start of the line n lines above it
+    /// (`None`: further back than [`WINDOW_BEFORE`]).
+    back: Option<(usize, Option<usize>)>,
+    /// The same after the hit, see [`Ahead`].
+    ahead: Ahead,
+    /// Bytes searched for line ends, for tests of the bound.
+    #[cfg(test)]
+    looked: usize,
 }
 
 impl WindowBuilder {
-    /// Adds the hit `start..end` of a rule whose matches may end `after` bytes past it.
-    pub fn add(&mut self, bytes: &[u8], start: usize, end: usize, after: usize) {
+    /// Adds the hit `start..end` of a rule whose matches may end `after` bytes past it and hold at
+    /// most `lines` line ends (`None`: any number).
+    pub fn add(
+        &mut self,
+        bytes: &[u8],
+        start: usize,
+        end: usize,
+        after: usize,
+        lines: Option<usize>,
+    ) {
         let from = start.saturating_sub(WINDOW_BEFORE);
         let to = (end + after).min(bytes.len());
-        match self.windows.last_mut() {
-            None => self
-                .windows
-                .push(line_start(bytes, from)..line_end(bytes, to)),
-            Some(last) if from <= last.end => {
-                // Overlapping hits arrive by end, so a start may be a keyword's length earlier.
-                if from < last.start {
-                    last.start = line_start(bytes, from);
-                }
-                if to > last.end {
-                    last.end = line_end(bytes, to);
-                }
+        let Some(last) = self.windows.last().cloned() else {
+            let from = self.bound_back(bytes, start, from, lines);
+            let to = self.bound_ahead(bytes, end, to, lines);
+            self.windows
+                .push(line_start(bytes, from)..line_end(bytes, to));
+            return;
+        };
+        // A hit inside the window whose reach starts inside it too changes at most its end.
+        let from = if start <= last.end && from >= last.start {
+            from
+        } else {
+            self.bound_back(bytes, start, from, lines)
+        };
+        let to = if to <= last.end {
+            to
+        } else {
+            self.bound_ahead(bytes, end, to, lines)
+        };
+        let last = self.windows.last_mut().expect("a window");
+        if from <= last.end {
+            // Overlapping hits arrive by end, so a start may be a keyword's length earlier.
+            if from < last.start {
+                last.start = line_start(bytes, from);
             }
-            Some(last) => {
-                let lo = line_start(bytes, from).max(last.end);
-                if lo <= last.end {
-                    last.end = last.end.max(line_end(bytes, to));
-                } else {
-                    self.windows.push(lo..line_end(bytes, to));
-                }
+            if to > last.end {
+                last.end = line_end(bytes, to);
+            }
+        } else {
+            let lo = line_start(bytes, from).max(last.end);
+            // Byte windows reach far enough to merge on their own; line-cut ones are merged
+            // across a small gap.
+            let gap = if lines.is_some() { MERGE_GAP } else { 0 };
+            if lo <= last.end + gap {
+                last.end = last.end.max(line_end(bytes, to));
+            } else {
+                self.windows.push(lo..line_end(bytes, to));
             }
         }
+    }
+
+    /// Where a match holding the hit at `start` may begin: `from`, or later when it may hold
+    /// only `lines` line ends.
+    fn bound_back(
+        &mut self,
+        bytes: &[u8],
+        start: usize,
+        from: usize,
+        lines: Option<usize>,
+    ) -> usize {
+        let Some(n) = lines else { return from };
+        let found = match self.back {
+            Some((s, found)) if s <= start && memchr::memchr(b'\n', &bytes[s..start]).is_none() => {
+                found
+            }
+            _ => {
+                #[cfg(test)]
+                {
+                    self.looked += start - from;
+                }
+                lines_back(bytes, from, start, n)
+            }
+        };
+        self.back = Some((start, found));
+        found.map_or(from, |f| f.max(from))
+    }
+
+    /// Where a match holding the hit ending at `end` must end: by `to`, or sooner when it may hold
+    /// only `lines` line ends.
+    fn bound_ahead(&mut self, bytes: &[u8], end: usize, to: usize, lines: Option<usize>) -> usize {
+        let Some(n) = lines else { return to };
+        let a = &mut self.ahead;
+        if end < a.from || end > a.upto {
+            *a = Ahead {
+                from: end,
+                upto: end,
+                line_ends: VecDeque::new(),
+            };
+        }
+        while a.line_ends.front().is_some_and(|&p| p < end) {
+            a.line_ends.pop_front();
+        }
+        a.from = end;
+        while self.ahead.line_ends.len() <= n && self.ahead.upto < to {
+            let upto = self.ahead.upto;
+            let next = memchr::memchr(b'\n', &bytes[upto..to]);
+            #[cfg(test)]
+            {
+                self.looked += next.map_or(to - upto, |p| p + 1);
+            }
+            match next {
+                Some(p) => {
+                    self.ahead.line_ends.push_back(upto + p);
+                    self.ahead.upto = upto + p + 1;
+                }
+                None => self.ahead.upto = to,
+            }
+        }
+        self.ahead.line_ends.get(n).map_or(to, |&t| t.min(to))
+    }
+}
+
+/// The line ends after the last hit: every one from `from` to `upto`, looked up as far as the
+/// n+1-th (where a match holding the hit must end). Hits arrive by end, so each byte is looked
+/// at once however many hits its lines hold.
+#[derive(Debug, Default)]
+struct Ahead {
+    from: usize,
+    upto: usize,
+    line_ends: VecDeque<usize>,
+}
+
+/// The start of the line `n` lines above the one holding `pos`, if it is at or after `lo`.
+fn lines_back(bytes: &[u8], lo: usize, pos: usize, n: usize) -> Option<usize> {
+    memchr::memrchr_iter(b'\n', &bytes[lo..pos])
+        .nth(n)
+        .map(|p| lo + p + 1)
+}
+
+/// The most line ends a match of `pattern` can hold, `None` when it is unbounded (a `\s*`, a
+/// negated class such as `[^"]*`) or the pattern does not parse. Parsed as the rules are compiled:
+/// Unicode off, so `.` stops at a line end unless `(?s)` says otherwise.
+pub fn max_line_ends(pattern: &str) -> Option<usize> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    line_ends(&hir)
+}
+
+fn line_ends(hir: &Hir) -> Option<usize> {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some(0),
+        HirKind::Literal(lit) => Some(lit.0.iter().filter(|&&b| b == b'\n').count()),
+        HirKind::Class(Class::Bytes(c)) => Some(usize::from(
+            c.ranges()
+                .iter()
+                .any(|r| r.start() <= b'\n' && b'\n' <= r.end()),
+        )),
+        HirKind::Class(Class::Unicode(c)) => Some(usize::from(
+            c.ranges()
+                .iter()
+                .any(|r| r.start() <= '\n' && '\n' <= r.end()),
+        )),
+        HirKind::Repetition(rep) => match (line_ends(&rep.sub)?, rep.max) {
+            (0, _) => Some(0),
+            (n, Some(max)) => n.checked_mul(max as usize),
+            (_, None) => None,
+        },
+        HirKind::Capture(cap) => line_ends(&cap.sub),
+        HirKind::Concat(subs) => subs
+            .iter()
+            .try_fold(0usize, |sum, h| sum.checked_add(line_ends(h)?)),
+        HirKind::Alternation(subs) => subs
+            .iter()
+            .try_fold(0usize, |most, h| Some(most.max(line_ends(h)?))),
     }
 }
 
@@ -80,6 +257,10 @@ pub struct Groups {
     of_rule: Vec<u32>,
     /// Each group's rules, in rule order, and how far past a hit their matches may end.
     groups: Vec<(Vec<RuleIdx>, usize)>,
+    /// How many line ends each group's matches may hold (see [`WindowBuilder`]), worked out from
+    /// the patterns on the group's first hit: parsing every rule up front would cost a pre-push
+    /// scan more than it scans.
+    lines: Vec<OnceLock<Option<usize>>>,
 }
 
 impl Groups {
@@ -112,7 +293,12 @@ impl Groups {
             groups[g as usize].0.push(idx);
             of_rule.push(g);
         }
-        Groups { of_rule, groups }
+        let lines = groups.iter().map(|_| OnceLock::new()).collect();
+        Groups {
+            of_rule,
+            groups,
+            lines,
+        }
     }
 
     /// The number of groups.
@@ -138,6 +324,17 @@ impl Groups {
     /// How far past a keyword hit a match of group `g`'s rules may end.
     pub fn after(&self, g: u32) -> usize {
         self.groups[g as usize].1
+    }
+
+    /// How many line ends a match of group `g`'s rules (of `rules`) may hold, when that is at
+    /// most [`MAX_LINE_ENDS`].
+    pub fn line_ends(&self, g: u32, rules: &RuleSet) -> Option<usize> {
+        *self.lines[g as usize].get_or_init(|| {
+            let most = self.members(g).iter().try_fold(0, |most, &idx| {
+                Some(most.max(max_line_ends(&rules.rule(idx).pattern_source)?))
+            });
+            most.filter(|&n| n <= MAX_LINE_ENDS)
+        })
     }
 }
 
@@ -226,10 +423,93 @@ mod tests {
     }
 
     #[test]
+    fn line_ends_are_counted_from_the_pattern() {
+        assert_eq!(max_line_ends(r"(?-u)\bghp_[A-Za-z0-9]{36}\b"), Some(0));
+        assert_eq!(max_line_ends(r"(?-u)a.b"), Some(0));
+        assert_eq!(max_line_ends(r"(?s-u)a.{0,3}b"), Some(3));
+        assert_eq!(max_line_ends(r"(?-u)a\r?\nb|c\n\n"), Some(2));
+        assert_eq!(max_line_ends(r"(?-u)(?:x[^\S\n]*\n){0,4}y"), Some(4));
+        assert_eq!(max_line_ends(r"(?x-u) a [\t\ ]* = \s{0,2} b"), Some(2));
+        assert_eq!(max_line_ends(r"(?-u)a\s*b"), None);
+        assert_eq!(max_line_ends(r#"(?-u)"[^"]*""#), None);
+        assert_eq!(max_line_ends(r"(?-u)a(?:\n)+"), None);
+        assert_eq!(max_line_ends(r"(unclosed"), None);
+    }
+
+    /// The generic rules get most keyword hits; their windows are cut at lines only while their
+    /// patterns keep a small bound (a `\s*` put back would silently cost ~8% of a history sweep).
+    #[test]
+    fn the_generic_rules_windows_are_cut_at_lines() {
+        let rules = RuleSet::builtin().expect("built-in rules");
+        let groups = Groups::new(&rules, |_| WINDOW_AFTER);
+        for id in [
+            "generic.secret.assignment",
+            "generic.password.assignment",
+            "generic.secret.name-value-pair",
+            "generic.secret.xml-attribute",
+            "url.password",
+        ] {
+            let idx = rules
+                .rules()
+                .iter()
+                .position(|r| r.id.as_str() == id)
+                .unwrap_or_else(|| panic!("no rule {id}"));
+            let n = groups.line_ends(groups.of(idx), &rules);
+            assert!(n.is_some_and(|n| n <= MAX_LINE_ENDS), "{id}: {n:?}");
+        }
+    }
+
+    #[test]
+    fn line_bounded_windows_hold_n_lines_around_the_hit() {
+        let text = b"a\nb\nc\nd token e\nf\ng\nh\n";
+        let at = text.windows(5).position(|w| w == b"token").expect("hit");
+        let mut w = WindowBuilder::default();
+        w.add(text, at, at + 5, WINDOW_AFTER, Some(1));
+        assert_eq!(&text[w.windows[0].clone()], b"c\nd token e\nf");
+        let mut w = WindowBuilder::default();
+        w.add(text, at, at + 5, WINDOW_AFTER, Some(0));
+        assert_eq!(&text[w.windows[0].clone()], b"d token e");
+        // Hits two lines apart make two windows at n = 0 (when the line between is longer than
+        // MERGE_GAP), one at n = 1.
+        let text = [b"x token\n".as_slice(), &[b'y'; 100], b"\nz token\n"].concat();
+        let second = text.len() - 6;
+        for (n, count) in [(0, 2), (1, 1)] {
+            let mut w = WindowBuilder::default();
+            w.add(&text, 2, 7, WINDOW_AFTER, Some(n));
+            w.add(&text, second, second + 5, WINDOW_AFTER, Some(n));
+            assert_eq!(w.windows.len(), count, "n = {n}: {:?}", w.windows);
+        }
+    }
+
+    /// Hits on one line reuse the first one's line lookup, so keyword-dense lines a little longer
+    /// than a window's reach are searched for line ends a bounded number of times, not once per hit.
+    #[test]
+    fn keyword_dense_lines_are_looked_up_once() {
+        let line = [b"token".repeat(600), b"\n".to_vec()].concat();
+        let text = line.repeat(200);
+        let mut w = WindowBuilder::default();
+        for (i, _) in text
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| text[i..].starts_with(b"token"))
+        {
+            w.add(&text, i, i + 5, WINDOW_AFTER, Some(0));
+        }
+        // At n = 0 each line is a window of its own, merged with the next across one byte.
+        assert_eq!(w.windows, vec![0..text.len() - 1]);
+        assert!(
+            w.looked <= 4 * text.len(),
+            "{} for {}",
+            w.looked,
+            text.len()
+        );
+    }
+
+    #[test]
     fn short_lines_give_whole_line_windows() {
         let text = b"one\ntwo token here\nthree\n";
         let mut w = WindowBuilder::default();
-        w.add(text, 8, 13, WINDOW_AFTER);
+        w.add(text, 8, 13, WINDOW_AFTER, None);
         assert_eq!(w.windows, vec![0..text.len()]);
     }
 
@@ -238,7 +518,7 @@ mod tests {
         let mut text = vec![b'a'; 100_000];
         text[50_000..50_005].copy_from_slice(b"token");
         let mut w = WindowBuilder::default();
-        w.add(&text, 50_000, 50_005, WINDOW_AFTER);
+        w.add(&text, 50_000, 50_005, WINDOW_AFTER, None);
         let win = &w.windows[0];
         assert_eq!(win.start, 50_000 - WINDOW_BEFORE - LINE_SLACK);
         assert_eq!(win.end, 50_005 + WINDOW_AFTER + LINE_SLACK);
@@ -249,7 +529,7 @@ mod tests {
         let text = b"password = 'x'\n".repeat(20_000);
         let mut w = WindowBuilder::default();
         for i in 0..20_000 {
-            w.add(&text, i * 15, i * 15 + 8, WINDOW_AFTER);
+            w.add(&text, i * 15, i * 15 + 8, WINDOW_AFTER, None);
         }
         assert_eq!(w.windows.len(), 1);
         let win = w.windows[0].clone();
@@ -268,5 +548,46 @@ mod tests {
         distinct.sort();
         distinct.dedup();
         assert!(distinct.len() <= 2, "{}", distinct.len());
+    }
+
+    /// Matches over several lines are found in windows cut a few lines around each keyword, among
+    /// keyword-dense lines, exactly as over the whole blob.
+    #[test]
+    fn matches_over_lines_are_found_in_line_cut_windows() {
+        let rules = RuleSet::builtin().expect("built-in rules");
+        let filler = |text: &mut String| {
+            for i in 0..40 {
+                text.push_str(&format!(
+                    "token_type = 'bearer'  # password key secret {i}\n"
+                ));
+            }
+        };
+        let planted = [
+            ("generic.secret.assignment", "const apiToken =\n  'UFawfnXlgH1JnxlJPv4bxOe5Lxl5S8yL';\n"),
+            ("generic.secret.xml-attribute", "<add\n    key=\"DeployToken\"\n    value=\"aDGJ9zmaKs5rYkFcKTmfb729qKLmymMIXoiaSXed\" />\n"),
+            ("generic.secret.name-value-pair", "        - name: INTERNAL_API_TOKEN\n          value: \"hQ7mVb2Kx9RtLw4ZpN8cY3sJ6dF1gA5e\"\n"),
+            ("database.password.after-host", "$host = 'db.acme.io';\n$dbname = 'shop';\n$user = 'shop';\n\n$pass = 'zxhIVB09s7hV';\n"),
+        ];
+        let mut text = String::new();
+        filler(&mut text);
+        for (_, p) in planted {
+            text.push_str(p);
+            filler(&mut text);
+        }
+        let fast = crate::matcher::Matcher::new(&rules)
+            .scan_cut(text.as_bytes(), crate::matcher::Cut::Lines);
+        let slow = crate::matcher::Matcher::new(&rules)
+            .with_prefilter(false)
+            .scan(text.as_bytes());
+        let ids: Vec<&str> = fast
+            .iter()
+            .map(|m| rules.rule(m.rule).id.as_str())
+            .collect();
+        for (id, _) in planted {
+            assert!(ids.contains(&id), "{id} not in {ids:?}");
+        }
+        assert_eq!(fast, slow, "{ids:?}");
+        let bytes = crate::matcher::Matcher::new(&rules).scan(text.as_bytes());
+        assert_eq!(fast, bytes, "{ids:?}");
     }
 }
