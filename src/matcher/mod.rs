@@ -51,8 +51,9 @@ pub enum Cut {
     Bytes,
     /// Also a few lines around each hit, for rules whose matches span few lines: the least work
     /// for text that repeats (a history's versions of a file), whose small pieces the memo finds
-    /// again. Measured against `Bytes`: a Django history sweep 0.94x CPU (7 pairs); one-thread
-    /// scans of generated keyword-dense files 1.1x to 1.3x (scripts/bench-adversarial.sh shapes).
+    /// again. Measured against `Bytes`: a Django history sweep 0.94x and 0.97x CPU (two runs of 7
+    /// pairs); one-thread scans of generated keyword-dense files 1.1x to 1.3x
+    /// (scripts/bench-adversarial.sh shapes).
     Lines,
 }
 

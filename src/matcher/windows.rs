@@ -45,9 +45,9 @@ pub const TILE: usize = 16 * 1024;
 /// at that many lines around each line with a hit.
 pub const MAX_LINE_ENDS: usize = 8;
 
-/// Line-cut windows less than this far apart are merged: a window costs a few hundred nanoseconds per rule
-/// besides its bytes (a content hash, memo lookups, a regex search's start), more than a few dozen
-/// bytes of gap cost. Measured with line-cut windows (one-thread CPU): a generated Python file with
+/// Line-cut windows less than this far apart are merged: a window costs a few hundred nanoseconds
+/// per rule besides its bytes (a content hash, memo lookups, a regex search's start), more than a
+/// few dozen bytes of gap cost. Measured with line-cut windows (one-thread CPU): a generated Python file with
 /// a keyword every 4 lines took 1.9x the byte windows' time unmerged, 1.1x at 64; a Django history
 /// sweep, whose pieces are mostly found in the memo (small ones more often), took ~2% more at 64
 /// than unmerged (7 pairs) and ~12% more at 128 (2 runs).
@@ -69,7 +69,7 @@ pub struct WindowBuilder {
     back: Option<(usize, Option<usize>)>,
     /// The same after the hit, see [`Ahead`].
     ahead: Ahead,
-    /// Bytes searched for line ends, for tests of the bound.
+    /// Bytes searched for line ends before hits, for tests of the bound.
     #[cfg(test)]
     looked: usize,
 }
@@ -156,35 +156,10 @@ impl WindowBuilder {
     /// Where a match holding the hit ending at `end` must end: by `to`, or sooner when it may hold
     /// only `lines` line ends.
     fn bound_ahead(&mut self, bytes: &[u8], end: usize, to: usize, lines: Option<usize>) -> usize {
-        let Some(n) = lines else { return to };
-        let a = &mut self.ahead;
-        if end < a.from || end > a.upto {
-            *a = Ahead {
-                from: end,
-                upto: end,
-                line_ends: VecDeque::new(),
-            };
+        match lines {
+            Some(n) => self.ahead.bound(bytes, end, to, n),
+            None => to,
         }
-        while a.line_ends.front().is_some_and(|&p| p < end) {
-            a.line_ends.pop_front();
-        }
-        a.from = end;
-        while self.ahead.line_ends.len() <= n && self.ahead.upto < to {
-            let upto = self.ahead.upto;
-            let next = memchr::memchr(b'\n', &bytes[upto..to]);
-            #[cfg(test)]
-            {
-                self.looked += next.map_or(to - upto, |p| p + 1);
-            }
-            match next {
-                Some(p) => {
-                    self.ahead.line_ends.push_back(upto + p);
-                    self.ahead.upto = upto + p + 1;
-                }
-                None => self.ahead.upto = to,
-            }
-        }
-        self.ahead.line_ends.get(n).map_or(to, |&t| t.min(to))
     }
 }
 
@@ -196,6 +171,38 @@ struct Ahead {
     from: usize,
     upto: usize,
     line_ends: VecDeque<usize>,
+    /// Bytes searched for line ends, for tests of the bound.
+    #[cfg(test)]
+    looked: usize,
+}
+
+impl Ahead {
+    /// `to`, or the n+1-th line end at or after `end` when that comes first.
+    fn bound(&mut self, bytes: &[u8], end: usize, to: usize, n: usize) -> usize {
+        if end < self.from || end > self.upto {
+            self.upto = end;
+            self.line_ends.clear();
+        }
+        self.from = end;
+        while self.line_ends.front().is_some_and(|&p| p < end) {
+            self.line_ends.pop_front();
+        }
+        while self.line_ends.len() <= n && self.upto < to {
+            let next = memchr::memchr(b'\n', &bytes[self.upto..to]);
+            #[cfg(test)]
+            {
+                self.looked += next.map_or(to - self.upto, |p| p + 1);
+            }
+            match next {
+                Some(p) => {
+                    self.line_ends.push_back(self.upto + p);
+                    self.upto += p + 1;
+                }
+                None => self.upto = to,
+            }
+        }
+        self.line_ends.get(n).map_or(to, |&t| t.min(to))
+    }
 }
 
 /// The start of the line `n` lines above the one holding `pos`, if it is at or after `lo`.
@@ -437,7 +444,8 @@ mod tests {
     }
 
     /// The generic rules get most keyword hits; their windows are cut at lines only while their
-    /// patterns keep a small bound (a `\s*` put back would silently cost ~8% of a history sweep).
+    /// patterns keep a small bound (a `\s*` put back would silently cost a few percent of a history
+    /// sweep's CPU).
     #[test]
     fn the_generic_rules_windows_are_cut_at_lines() {
         let rules = RuleSet::builtin().expect("built-in rules");
@@ -497,12 +505,8 @@ mod tests {
         }
         // At n = 0 each line is a window of its own, merged with the next across one byte.
         assert_eq!(w.windows, vec![0..text.len() - 1]);
-        assert!(
-            w.looked <= 4 * text.len(),
-            "{} for {}",
-            w.looked,
-            text.len()
-        );
+        let looked = w.looked + w.ahead.looked;
+        assert!(looked <= 4 * text.len(), "{looked} for {}", text.len());
     }
 
     #[test]
@@ -554,6 +558,7 @@ mod tests {
     /// keyword-dense lines, exactly as over the whole blob.
     #[test]
     fn matches_over_lines_are_found_in_line_cut_windows() {
+        use crate::matcher::{Cut, Matcher};
         let rules = RuleSet::builtin().expect("built-in rules");
         let filler = |text: &mut String| {
             for i in 0..40 {
@@ -574,9 +579,8 @@ mod tests {
             text.push_str(p);
             filler(&mut text);
         }
-        let fast = crate::matcher::Matcher::new(&rules)
-            .scan_cut(text.as_bytes(), crate::matcher::Cut::Lines);
-        let slow = crate::matcher::Matcher::new(&rules)
+        let fast = Matcher::new(&rules).scan_cut(text.as_bytes(), Cut::Lines);
+        let slow = Matcher::new(&rules)
             .with_prefilter(false)
             .scan(text.as_bytes());
         let ids: Vec<&str> = fast
@@ -587,7 +591,7 @@ mod tests {
             assert!(ids.contains(&id), "{id} not in {ids:?}");
         }
         assert_eq!(fast, slow, "{ids:?}");
-        let bytes = crate::matcher::Matcher::new(&rules).scan(text.as_bytes());
+        let bytes = Matcher::new(&rules).scan(text.as_bytes());
         assert_eq!(fast, bytes, "{ids:?}");
     }
 }
