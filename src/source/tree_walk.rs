@@ -9,7 +9,9 @@
 //! (`source::pack_walk`), but over its trees only: one pass over the entry headers classifies the
 //! entries (a delta has its base's kind: ofs-delta bases lie earlier in the pack, ref-delta bases
 //! are found through the index), and gix's delta tree is built from the tree entries alone (a
-//! tree's delta base is always a tree) and decoded on all threads, each tree once.
+//! tree's delta base is always a tree) and decoded on all threads, each tree once. The same
+//! header pass lists the packs' commits ([`Prepared::take_commits`]), from which provenance finds
+//! the dangling ones.
 //!
 //! Trees are numbered (`u32`) across packs in pack order; an entry points at a subtree by number,
 //! a wanted blob by its index in the caller's list, and a tree in no pack (loose, or in a pack
@@ -22,7 +24,7 @@
 //!
 //! [`Prepared`] is what needs no wanted blob (the header pass and the delta trees), so that the
 //! provenance walk builds it while it reads the commit graph; [`Prepared::decode`] then makes the
-//! index. Size: ~620 lines, kept in one file because the header pass, the traversal and the
+//! index. Size: ~640 lines, kept in one file because the header pass, the traversal and the
 //! index share the node, slot and stand-in conventions that nothing outside needs to see.
 
 use std::collections::HashMap;
