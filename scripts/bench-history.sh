@@ -64,15 +64,23 @@ run_once() {
   case $tool in
     keysweep)
       # --no-cache: every run sweeps everything (and the corpus is not written to).
+      rm -f "$work/keysweep.json"
       /usr/bin/time -f "%e %U %S %M" -o "$t" "$KEYSWEEP" scan "$repo" --history-only --no-cache \
-        --format json --quiet -o "$work/keysweep.json" &
+        --format json --quiet -o "$work/keysweep.json" 2>"$work/keysweep.err" &
       local timer=$! kinds="- -" rc=0
       sleep 0.05
       local pid
       pid=$(pgrep -P "$timer" | head -1) || true
       [ -n "$pid" ] && kinds=$(rss_kinds "$pid")
       wait "$timer" || rc=$?
-      [ "$rc" -le 1 ] || return 1
+      # Exit 2 with a report written: the sweep finished but said some objects could not be read
+      # (a partial clone's missing blobs): timed, and said below the table.
+      if [ "$rc" -eq 2 ] && [ -s "$work/keysweep.json" ]; then
+        echo "run $i: keysweep exit 2, $(grep -c '^error' "$work/keysweep.err") error(s), first: $(grep -m1 '^error' "$work/keysweep.err")" >> "$work/notes"
+      elif [ "$rc" -gt 1 ]; then
+        cat "$work/keysweep.err" >&2
+        return 1
+      fi
       local n
       n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$work/keysweep.json")
       # (time puts "Command exited with non-zero status 1" first when there are findings)
@@ -130,6 +138,9 @@ for t, (wall, cpu, rss, kind, found, walls) in rows.items():
     ratio = f"{wall / base:.2f}x" if base else "-"
     print(f"{t:12s} {wall:8.2f} {cpu:8.2f} {rss:8.0f} {kind:>10s} {found:>9s} {ratio:>14s}  "
           + " ".join(f"{w:.2f}" for w in walls))
+notes = os.path.join(work, "notes")
+if os.path.exists(notes):
+    print(open(notes).read(), end="")
 PY
 
 [ "${RESWEEP:-1}" = 1 ] || exit 0

@@ -283,9 +283,37 @@ fn blobs_no_ref_reaches_are_placed_by_a_dangling_commit_or_the_index() {
     repo.write("staged.py", format!("S = '{}'\n", token(905)));
     repo.git(&["add", "staged.py"]);
     std::fs::remove_file(repo.path().join("staged.py")).expect("remove");
+    // Loose, then every object in one pack (the dangling commit is then found by the packs'
+    // header pass, its tree in the index of the packs' trees).
+    unreachable_blobs_are_placed(&repo);
+    let all = repo.git(&[
+        "cat-file",
+        "--batch-all-objects",
+        "--batch-check=%(objectname)",
+    ]);
+    let mut pack = repo
+        .git_command(&["pack-objects", "-q", ".git/objects/pack/pack"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("git pack-objects runs");
+    use std::io::Write as _;
+    let mut input = pack.stdin.take().expect("stdin");
+    input
+        .write_all(format!("{all}\n").as_bytes())
+        .expect("write ids");
+    drop(input);
+    assert!(pack.wait().expect("pack-objects ends").success());
+    repo.git(&["prune-packed"]);
+    let counts = repo.git(&["count-objects", "-v"]);
+    assert!(counts.lines().any(|l| l == "count: 0"), "{counts}");
+    unreachable_blobs_are_placed(&repo);
+}
+
+fn unreachable_blobs_are_placed(repo: &TestRepo) {
     let findings = repo
         .scan()
-        .args(["--history-only"])
+        .args(["--history-only", "--no-cache"])
         .run()
         .expect_code(1)
         .json();

@@ -178,11 +178,12 @@ fn extend(
     let trees = TreeIndex::new(&wanted, &on_error);
     let mut buf = Vec::new();
     for (at, &c) in new.order.iter().enumerate() {
-        for (b, path) in trees.hits(repo, new.trees[c as usize], &mut buf).iter() {
-            let p = &mut out[*b as usize];
+        for &(b, path) in trees.hits(repo, new.trees[c as usize], &mut buf).iter() {
+            let p = &mut out[b as usize];
             p.occurrences += 1;
-            if placed.insert((*b, path.clone())) {
-                let mut intro = introduction(repo, new.ids[c as usize], path.clone()).ok()?;
+            let path = trees.path(path);
+            if placed.insert((b, path.clone())) {
+                let mut intro = introduction(repo, new.ids[c as usize], path).ok()?;
                 intro.rank = snapshot.commits + at as u32;
                 p.introductions.push(intro);
             }

@@ -54,6 +54,28 @@ impl CommitGraph {
     /// short range costs a few commits, not the whole excluded history (Django, `HEAD~1..HEAD`:
     /// about ten commit reads instead of 32,791).
     pub fn load(repo: &gix::Repository, include: &[ObjectId], exclude: &[ObjectId]) -> Self {
+        Self::walk(repo, include, exclude, None)
+    }
+
+    /// The commits reachable from `include` that are not in `known`, a set closed under parents
+    /// (every parent of a known commit is known: a whole history's commits). The walk stops at
+    /// known commits without reading them, where [`load`](Self::load) would read and paint every
+    /// excluded commit (on git/git, placing 118,000 dangling commits beside 85,000 reachable ones
+    /// read all 203,000).
+    pub fn load_outside(
+        repo: &gix::Repository,
+        include: &[ObjectId],
+        known: &gix::hashtable::HashSet<ObjectId>,
+    ) -> Self {
+        Self::walk(repo, include, &[], Some(known))
+    }
+
+    fn walk(
+        repo: &gix::Repository,
+        include: &[ObjectId],
+        exclude: &[ObjectId],
+        known: Option<&gix::hashtable::HashSet<ObjectId>>,
+    ) -> Self {
         let hash = repo.object_hash();
         let mut buf = Vec::new();
         let mut errors = Vec::new();
@@ -87,13 +109,17 @@ impl CommitGraph {
             Some((tree, parents, time))
         };
         let mut walk = LimitWalk::default();
-        for id in exclude {
-            walk.reach(*id, true, &mut read);
+        {
+            let is_known = |id: &ObjectId| known.is_some_and(|k| k.contains(id));
+            let mut walk_read = |id: &ObjectId| if is_known(id) { None } else { read(id) };
+            for id in exclude {
+                walk.reach(*id, true, &mut walk_read);
+            }
+            for id in include {
+                walk.reach(*id, false, &mut walk_read);
+            }
+            walk.run(&mut walk_read);
         }
-        for id in include {
-            walk.reach(*id, false, &mut read);
-        }
-        walk.run(&mut read);
 
         let mut g = CommitGraph::default();
         let mut index: gix::hashtable::HashMap<ObjectId, u32> = Default::default();

@@ -7,5 +7,6 @@ pub mod git;
 pub mod integrity;
 pub mod pack_walk;
 pub mod packfix;
+pub mod pages;
 pub mod staged;
 pub mod tree_walk;

@@ -18,19 +18,16 @@
 //! inflating the first bytes of deltas whose bound is over the limit); it runs beside the
 //! construction of the delta tree, which took as long.
 //!
-//! The pack is memory-mapped, and every page of the mapping the walk touched would count in the
-//! process's resident memory until the pack is closed: the whole pack (318 MB on git/git) by the
-//! end. Each entry's bytes are read once (the traversal keeps what it decoded, not the entry), so
-//! [`Pages`] hands a stretch of the mapping back to the kernel once every entry overlapping it
-//! has been decoded; the header pass drops its pages behind it as it goes. The mapping is
-//! read-only, so a page touched again after that is only mapped again from the page cache.
+//! The pack is memory-mapped; [`Pages`] (`source::pages`) hands the mapping back to the kernel
+//! behind the header pass and the traversal, so that the pages read do not stay resident.
 
 use std::collections::{HashMap, HashSet};
-use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use gix::odb::pack::{self, cache::delta, data};
 use gix::ObjectId;
+
+use crate::source::pages::{Pages, Release};
 
 /// A delta tree node: the entry's object id and offset.
 struct Node {
@@ -50,13 +47,6 @@ struct Entries<'a> {
     stand_ins: HashMap<data::Offset, StandIn>,
 }
 
-/// The pack mapping is handed back to the kernel in stretches of this many bytes, aligned in the
-/// file: a multiple of what one fault maps at once (the 64 KiB around the page, or a whole large
-/// folio of the page cache, at most 2 MiB on x86-64 and 4 KiB-page arm64), so that a fault never
-/// maps pages of a stretch already released again. With 1 MiB stretches, ext4's large folios
-/// kept 45% of a test pack mapped after its walk.
-pub(crate) const RELEASE_CHUNK: u64 = 2 << 20;
-
 /// Decodes every object of `bundle` once, calling `visit(kind, id, bytes)` for each (from many
 /// threads), except blobs over `max_blob_size` that no delta depends on, which go to
 /// `too_large(id, size)` without being inflated. Returns the traversal's error, if it stopped.
@@ -73,20 +63,19 @@ pub fn traverse(
         max_blob_size,
         threads,
         interrupt,
-        RELEASE_CHUNK,
+        Release::DEFAULT,
         visit,
         too_large,
     )
 }
 
-/// [`traverse`], releasing the pack's pages in stretches of `chunk` bytes (a multiple of the page
-/// size; 0 releases nothing).
+/// [`traverse`], releasing the pack's pages as `release` says.
 fn traverse_releasing(
     bundle: &pack::Bundle,
     max_blob_size: u64,
     threads: usize,
     interrupt: &AtomicBool,
-    chunk: u64,
+    release: Release,
     visit: &(dyn Fn(gix::objs::Kind, &ObjectId, &[u8]) + Sync),
     too_large: &(dyn Fn(&ObjectId, u64) + Sync),
 ) -> Result<(), String> {
@@ -100,7 +89,13 @@ fn traverse_releasing(
         })
         .collect();
     nodes.sort_by_key(|n| n.offset);
-    let pages = Pages::new(pack, &nodes, chunk);
+    let mapped = pack.entry_slice(0..pack.data_len() as u64).unwrap_or(&[]);
+    let end = pack.pack_end() as u64;
+    let spans = nodes.iter().enumerate().map(|(i, n)| {
+        let stop = nodes.get(i + 1).map_or(end, |next| next.offset);
+        n.offset..stop
+    });
+    let pages = Pages::new(mapped, release, spans);
     let offsets: Vec<data::Offset> = nodes.iter().map(|n| n.offset).collect();
     // The header pass reads the mapping, the delta tree the file: neither needs the other, and
     // each took about a third of a second of Django's sweep on one thread.
@@ -266,116 +261,6 @@ fn leave_out_large_blobs(
     stand_ins
 }
 
-/// The pack's mapping, in stretches of `chunk` bytes, each with the number of entries
-/// overlapping it that the traversal has not decoded yet; a stretch is released when that
-/// number reaches zero. Releasing never changes what is read: it is `MADV_DONTNEED` on a
-/// read-only mapping of a file, whose pages are mapped again from the page cache (the file's
-/// contents) if touched again.
-struct Pages<'a> {
-    mapped: &'a [u8],
-    chunk: u64,
-    pending: Vec<AtomicU32>,
-    /// How far the header pass has released (it runs on one thread).
-    released: AtomicU64,
-}
-
-impl<'a> Pages<'a> {
-    /// Counts the entries of `nodes` (sorted by offset; each ends where the next starts, the last
-    /// at the end of the pack's entries) per stretch of `chunk` bytes; `chunk` 0 releases nothing.
-    fn new(pack: &'a data::File, nodes: &[Node], chunk: u64) -> Pages<'a> {
-        let mapped = pack.entry_slice(0..pack.data_len() as u64).unwrap_or(&[]);
-        let mut pending = Vec::new();
-        if chunk > 0 && cfg!(target_os = "linux") {
-            pending.resize_with((mapped.len() as u64).div_ceil(chunk) as usize, || {
-                AtomicU32::new(0)
-            });
-            let end = pack.pack_end() as u64;
-            for (i, node) in nodes.iter().enumerate() {
-                let start = node.offset;
-                let stop = nodes.get(i + 1).map_or(end, |n| n.offset).max(start + 1);
-                for c in (start / chunk)..(stop - 1) / chunk + 1 {
-                    if let Some(n) = pending.get_mut(c as usize) {
-                        *n.get_mut() += 1;
-                    }
-                }
-            }
-        }
-        Pages {
-            mapped,
-            chunk,
-            pending,
-            released: AtomicU64::new(0),
-        }
-    }
-
-    /// The header pass is at `offset`: releases the whole stretches before it not released yet.
-    fn release_before(&self, offset: u64) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let end = (offset / self.chunk * self.chunk).min(self.mapped.len() as u64);
-        let from = self.released.load(Ordering::Relaxed);
-        if end > from {
-            self.released.store(end, Ordering::Relaxed);
-            self.release(from..end);
-        }
-    }
-
-    /// Releases the whole mapping.
-    fn release_all(&self) {
-        if !self.pending.is_empty() {
-            self.release(0..self.mapped.len() as u64);
-        }
-    }
-
-    /// The entry at `range` is decoded: releases the stretches no undecoded entry overlaps now.
-    fn decoded(&self, range: Range<u64>) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let last = range.end.max(range.start + 1) - 1;
-        for c in range.start / self.chunk..=last / self.chunk {
-            let Some(n) = self.pending.get(c as usize) else {
-                break;
-            };
-            if n.fetch_sub(1, Ordering::AcqRel) == 1 {
-                let start = c * self.chunk;
-                self.release(start..(start + self.chunk).min(self.mapped.len() as u64));
-            }
-        }
-    }
-
-    /// Hands the pages of `range` (page-aligned at its start) of the mapping back to the kernel.
-    fn release(&self, range: Range<u64>) {
-        if let Some(bytes) = self.mapped.get(range.start as usize..range.end as usize) {
-            release_pages(bytes);
-        }
-    }
-}
-
-/// Hands the pages of `bytes` back to the kernel: `bytes` is part of a pack's private, read-only
-/// mapping and starts on a page boundary (the mapping's start, or a multiple of
-/// [`RELEASE_CHUNK`] from it). Shared with `source::tree_walk`.
-pub(crate) fn release_pages(bytes: &[u8]) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: `bytes` lies in a private, read-only mapping of the pack file that nothing
-    // writes to, so dropping its pages changes no byte anyone reads: a page touched again is
-    // mapped again from the file. The start is page-aligned: the mapping starts on a page and
-    // callers release from multiples of the chunk size, itself a multiple of the page size.
-    // A failure (it cannot fail on such a range) only leaves the pages mapped.
-    unsafe {
-        if !bytes.is_empty() {
-            libc::madvise(
-                bytes.as_ptr() as *mut libc::c_void,
-                bytes.len(),
-                libc::MADV_DONTNEED,
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = bytes;
-}
-
 /// The base and result sizes at the start of a delta's data, inflating only its first bytes.
 fn delta_sizes(inflate: &mut gix::zlib::Inflate, compressed: &[u8]) -> Option<(u64, u64)> {
     let mut head = [0u8; 20];
@@ -448,8 +333,10 @@ mod tests {
 #[cfg(all(test, target_os = "linux"))]
 mod release_tests {
     use super::*;
+    use crate::source::pages::RELEASE_CHUNK;
     use std::path::Path;
     use std::process::Command;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Mutex;
 
     fn git(dir: &Path, args: &[&str]) {
@@ -513,15 +400,25 @@ mod release_tests {
     }
 
     /// Every object the walk delivers: (kind, id, hash of the bytes), sorted.
-    fn walk(bundle: &pack::Bundle, chunk: u64) -> Vec<(String, ObjectId, u64)> {
+    fn walk(bundle: &pack::Bundle, release: Release) -> Vec<(String, ObjectId, u64)> {
+        walk_watching(bundle, release, &|| {})
+    }
+
+    /// [`walk`], calling `watch` at each object.
+    fn walk_watching(
+        bundle: &pack::Bundle,
+        release: Release,
+        watch: &(dyn Fn() + Sync),
+    ) -> Vec<(String, ObjectId, u64)> {
         let seen = Mutex::new(Vec::new());
         traverse_releasing(
             bundle,
             u64::MAX,
             2,
             &AtomicBool::new(false),
-            chunk,
+            release,
             &|kind, id, bytes| {
+                watch();
                 let hash = xxhash_rust::xxh3::xxh3_64(bytes);
                 seen.lock().unwrap().push((kind.to_string(), *id, hash));
             },
@@ -554,6 +451,15 @@ mod release_tests {
         kb * 1024
     }
 
+    /// Stretches of `chunk` bytes, and no resident-memory limit.
+    fn stretches(chunk: u64) -> Release {
+        Release {
+            chunk,
+            limit: u64::MAX,
+            every: 1,
+        }
+    }
+
     #[test]
     fn releasing_pages_changes_no_object_and_leaves_the_pack_unmapped() {
         let dir = tempfile::tempdir().unwrap();
@@ -563,20 +469,55 @@ mod release_tests {
             size > 3 * RELEASE_CHUNK,
             "the pack spans several stretches: {size} bytes"
         );
-        let kept = walk(&bundle, 0);
+        let kept = walk(&bundle, stretches(0));
         assert!(kept.len() > 200, "{} objects", kept.len());
         let kept_rss = mapped_rss(bundle.pack.path());
         assert!(
             kept_rss > size / 2,
             "a walk that releases nothing leaves the pack mapped: {kept_rss} of {size} bytes"
         );
-        assert_eq!(walk(&bundle, RELEASE_CHUNK), kept);
+        assert_eq!(walk(&bundle, stretches(RELEASE_CHUNK)), kept);
         let released_rss = mapped_rss(bundle.pack.path());
         assert!(
             released_rss < size / 10,
             "every stretch is released once its entries are decoded: {released_rss} of {size} bytes still mapped"
         );
         // One page per stretch: many releases while other threads read next to them.
-        assert_eq!(walk(&bundle, 4096), kept);
+        assert_eq!(walk(&bundle, stretches(4096)), kept);
+        assert_eq!(walk(&bundle, Release::DEFAULT), kept);
+    }
+
+    #[test]
+    fn over_the_resident_limit_the_whole_mapping_is_released_as_the_walk_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = generated_pack(dir.path());
+        let size = bundle.pack.data_len() as u64;
+        let path = bundle.pack.path().to_owned();
+        // One stretch for the whole pack: released by the first rule only at the end.
+        let whole = 1 << 40;
+        let peak_of = |release: Release| {
+            let peak = AtomicU64::new(0);
+            let objects = walk_watching(&bundle, release, &|| {
+                peak.fetch_max(mapped_rss(&path), Ordering::Relaxed);
+            });
+            (objects, peak.into_inner())
+        };
+        let (kept, kept_peak) = peak_of(stretches(whole));
+        assert!(
+            kept_peak > size / 2,
+            "without the limit the walk maps the pack: {kept_peak} of {size} bytes"
+        );
+        let limited = Release {
+            chunk: whole,
+            limit: 0,
+            every: 1,
+        };
+        let (objects, peak) = peak_of(limited);
+        assert_eq!(objects, kept);
+        assert!(
+            peak < size / 4,
+            "over the limit the mapping is released: {peak} of {size} bytes mapped at most"
+        );
+        assert!(mapped_rss(&path) < size / 10);
     }
 }

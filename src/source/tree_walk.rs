@@ -9,33 +9,35 @@
 //! (`source::pack_walk`), but over its trees only: one pass over the entry headers classifies the
 //! entries (a delta has its base's kind: ofs-delta bases lie earlier in the pack, ref-delta bases
 //! are found through the index), and gix's delta tree is built from the tree entries alone (a
-//! tree's delta base is always a tree) and decoded on all threads, each tree once.
+//! tree's delta base is always a tree) and decoded on all threads, each tree once. The same
+//! header pass lists the packs' commits ([`Prepared::take_commits`]), from which provenance finds
+//! the dangling ones.
 //!
 //! Trees are numbered (`u32`) across packs in pack order; an entry points at a subtree by number,
 //! a wanted blob by its index in the caller's list, and a tree in no pack (loose, or in a pack
 //! whose traversal failed) by its id in a side table, for the caller to read from the object
 //! store. Only the decoded trees are indexed: a lookup of any other tree says so.
 //!
-//! The pack's mapping is handed back to the kernel behind the header pass and after the
-//! traversal (as `pack_walk` does), so the pages it read do not stay in the resident memory.
+//! The pack's mapping is handed back to the kernel behind the header pass and the traversal
+//! (`source::pages`, as for `pack_walk`), so the pages it read do not stay in the resident
+//! memory.
 //!
 //! [`Prepared`] is what needs no wanted blob (the header pass and the delta trees), so that the
 //! provenance walk builds it while it reads the commit graph; [`Prepared::decode`] then makes the
-//! index. Size: ~620 lines, kept in one file because the header pass, the traversal and the
+//! index. Size: ~640 lines, kept in one file because the header pass, the traversal and the
 //! index share the node, slot and stand-in conventions that nothing outside needs to see.
 
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 
 use gix::objs::TreeRefIter;
 use gix::odb::pack::{self, cache::delta, data};
 use gix::ObjectId;
 
-// The mapping is released in `pack_walk`'s stretches, by its `release_pages`.
-use crate::source::pack_walk::{release_pages as release, RELEASE_CHUNK};
+use crate::source::pages::{release_pages as release, Pages, Release, RELEASE_CHUNK};
 
 /// The top two bits of an entry's target say what it points at; the rest is a number.
 const TAG: u32 = 3 << 30;
@@ -46,7 +48,7 @@ const BLOB: u32 = 2 << 30;
 /// A tree not decoded (yet): its span's start.
 const UNREAD: u32 = u32::MAX;
 
-/// In [`tree_entries`]' list, in place of an index position: the entry stands in for the pack's
+/// In [`entry_kinds`]' list of trees, in place of an index position: the entry stands in for the pack's
 /// first entry (not a tree).
 const STAND_IN: u32 = u32::MAX;
 
@@ -156,6 +158,9 @@ impl PackTrees {
 pub(crate) struct Prepared {
     by_id: gix::hashtable::HashMap<ObjectId, u32>,
     packs: Vec<(pack::Bundle, Result<Ready, String>)>,
+    /// The commits of the packs, found by the same header pass; `None` when a pack could not be
+    /// opened or an entry's kind could not be told.
+    commits: Option<Vec<ObjectId>>,
 }
 
 /// One pack's tree entries as gix's delta tree, with their byte spans (for releasing the pages
@@ -170,16 +175,24 @@ impl Prepared {
     /// Finds the tree entries of every pack of `repo` (and its alternates).
     pub(crate) fn new(repo: &gix::Repository) -> Prepared {
         let hash = repo.object_hash();
-        let mut bundles: Vec<pack::Bundle> = pack_indices(repo)
+        let indices = pack_indices(repo);
+        let mut bundles: Vec<pack::Bundle> = indices
             .iter()
             .filter_map(|idx| pack::Bundle::at(idx, hash).ok())
             .collect();
+        let mut commits = (bundles.len() == indices.len()).then(Vec::new);
         // The same order as the sweep's: a tree in several packs is numbered in the first.
         bundles.sort_by_key(|b| std::cmp::Reverse(b.index.num_objects()));
         let mut by_id: gix::hashtable::HashMap<ObjectId, u32> = Default::default();
         let mut packs = Vec::with_capacity(bundles.len());
         for bundle in bundles {
-            let nodes: Vec<Node> = tree_entries(&bundle)
+            let kinds = entry_kinds(&bundle);
+            match (&mut commits, &kinds.commits) {
+                (Some(all), Some(these)) => all.extend_from_slice(these),
+                _ => commits = None,
+            }
+            let nodes: Vec<Node> = kinds
+                .trees
                 .into_iter()
                 .map(|(offset, end, at)| {
                     if at == STAND_IN {
@@ -204,7 +217,21 @@ impl Prepared {
             let ready = ready(&bundle, nodes);
             packs.push((bundle, ready));
         }
-        Prepared { by_id, packs }
+        Prepared {
+            by_id,
+            packs,
+            commits,
+        }
+    }
+
+    /// The ids of the commits in the packs (sorted, once each), or `None` when the header pass
+    /// could not tell every entry's kind. Read without touching the object store, whose mapping
+    /// of a pack would otherwise keep every page a header pass reads.
+    pub(crate) fn take_commits(&mut self) -> Option<Vec<ObjectId>> {
+        let mut commits = self.commits.take()?;
+        commits.sort_unstable();
+        commits.dedup();
+        Some(commits)
     }
 
     /// Decodes the trees on `threads` threads, keeping the entries that name a subtree or a
@@ -227,7 +254,12 @@ impl Prepared {
             }
             release(mapping(&bundle.pack));
         }
-        let b = builder.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut b = builder.into_inner().unwrap_or_else(|e| e.into_inner());
+        // The vectors grew by doubling: up to half of each is spare (67 MB of capacity for
+        // git/git's trees).
+        b.slots.shrink_to_fit();
+        b.names.shrink_to_fit();
+        b.ends.shrink_to_fit();
         let mut trees = PackTrees {
             by_id,
             spans: b.spans,
@@ -363,7 +395,7 @@ fn traverse(
         spans,
         stand_in,
     } = ready;
-    let pages = Pages::new(mapping(pack), spans.into_iter());
+    let pages = Pages::new(mapping(pack), Release::DEFAULT, spans.into_iter());
     let mut scratch = Scratch::default();
     let pages = &pages;
     // The pack's first entry, when it is not a tree, is read as an empty blob.
@@ -472,17 +504,25 @@ fn record(
     b.spans[number as usize] = (start, len);
 }
 
-/// The tree entries of `bundle`'s pack, as (offset, end, position in the index), sorted by
-/// offset.
-/// One pass over the entry headers: a whole object's kind is in its header, a delta's is its
-/// base's. An entry whose header cannot be read, or whose base is not in the pack (or is part of
-/// a cycle), is left out, and so are the deltas based on it.
-fn tree_entries(bundle: &pack::Bundle) -> Vec<(data::Offset, data::Offset, u32)> {
+/// What the header pass over a pack found.
+struct Kinds {
+    /// The tree entries, as (offset, end, position in the index), sorted by offset (empty when
+    /// the pack is left to the object store, see below).
+    trees: Vec<(data::Offset, data::Offset, u32)>,
+    /// The ids of the commit entries, or `None` when some entry's kind is unknown.
+    commits: Option<Vec<ObjectId>>,
+}
+
+/// One pass over the entry headers of `bundle`'s pack: a whole object's kind is in its header, a
+/// delta's is its base's. An entry whose header cannot be read, or whose base is not in the pack
+/// (or is part of a cycle), is left out, and so are the deltas based on it.
+fn entry_kinds(bundle: &pack::Bundle) -> Kinds {
     const PENDING: u8 = 0;
     const IS_TREE: u8 = 1;
     const OTHER: u8 = 2;
     const UNKNOWN: u8 = 3;
     const VISITING: u8 = 4;
+    const IS_COMMIT: u8 = 5;
     let (index, pack) = (&bundle.index, &bundle.pack);
     let mut all: Vec<(data::Offset, u32)> = (0..index.num_objects())
         .map(|i| (index.pack_offset_at_index(i), i))
@@ -507,6 +547,10 @@ fn tree_entries(bundle: &pack::Bundle) -> Vec<(data::Offset, data::Offset, u32)>
         let at = match entry.header {
             data::entry::Header::Tree => {
                 kind[i] = IS_TREE;
+                continue;
+            }
+            data::entry::Header::Commit => {
+                kind[i] = IS_COMMIT;
                 continue;
             }
             data::entry::Header::OfsDelta { base_distance } => entry
@@ -549,66 +593,32 @@ fn tree_entries(bundle: &pack::Bundle) -> Vec<(data::Offset, data::Offset, u32)>
     // must be the pack's first entry. A whole object there stands in as a node of no interest
     // (whose bytes `traverse` replaces); a delta there would need its bases decoded, so such a
     // pack is left to the object store.
+    let commits = (!kind.contains(&UNKNOWN)).then(|| {
+        (0..all.len())
+            .filter(|&i| kind[i] == IS_COMMIT)
+            .map(|i| index.oid_at_index(all[i].1).to_owned())
+            .collect()
+    });
     let end = |i: usize| all.get(i + 1).map_or(pack.pack_end() as u64, |e| e.0);
     let first = match kind.first() {
         Some(&IS_TREE) | None => None,
-        Some(&OTHER) if base[0] == u32::MAX => Some((all[0].0, all[0].0, STAND_IN)),
-        Some(_) => return Vec::new(),
+        Some(&OTHER | &IS_COMMIT) if base[0] == u32::MAX => Some((all[0].0, all[0].0, STAND_IN)),
+        Some(_) => {
+            return Kinds {
+                trees: Vec::new(),
+                commits,
+            }
+        }
     };
-    first
+    let trees = first
         .into_iter()
         .chain(
             (0..all.len())
                 .filter(|&i| kind[i] == IS_TREE)
                 .map(|i| (all[i].0, end(i), all[i].1)),
         )
-        .collect()
-}
-
-/// A pack's mapping in stretches of [`RELEASE_CHUNK`] bytes, each with the number of tree
-/// entries overlapping it not decoded yet; a stretch is released when that number reaches zero.
-/// (The traversal reads an entry's bytes once, and the delta tree reads headers from the file,
-/// not the mapping.) A reduced copy of `pack_walk`'s `Pages`.
-struct Pages<'a> {
-    mapped: &'a [u8],
-    pending: Vec<AtomicU32>,
-}
-
-impl<'a> Pages<'a> {
-    fn new(mapped: &'a [u8], entries: impl Iterator<Item = Range<u64>>) -> Pages<'a> {
-        let mut pending: Vec<AtomicU32> = Vec::new();
-        pending.resize_with(
-            (mapped.len() as u64).div_ceil(RELEASE_CHUNK) as usize,
-            || AtomicU32::new(0),
-        );
-        for r in entries {
-            for c in Self::chunks(&r) {
-                if let Some(n) = pending.get_mut(c) {
-                    *n.get_mut() += 1;
-                }
-            }
-        }
-        Pages { mapped, pending }
-    }
-
-    fn chunks(r: &Range<u64>) -> Range<usize> {
-        let last = r.end.max(r.start + 1) - 1;
-        (r.start / RELEASE_CHUNK) as usize..(last / RELEASE_CHUNK) as usize + 1
-    }
-
-    /// The entry at `range` is decoded: releases the stretches no undecoded entry overlaps now.
-    fn decoded(&self, range: Range<u64>) {
-        for c in Self::chunks(&range) {
-            let Some(n) = self.pending.get(c) else {
-                break;
-            };
-            if n.fetch_sub(1, Ordering::AcqRel) == 1 {
-                let start = c * RELEASE_CHUNK as usize;
-                let end = (start + RELEASE_CHUNK as usize).min(self.mapped.len());
-                release(self.mapped.get(start..end).unwrap_or(&[]));
-            }
-        }
-    }
+        .collect();
+    Kinds { trees, commits }
 }
 
 /// An empty zlib stream.
