@@ -364,42 +364,35 @@ pub fn find_provenance_summarized(
         }
     }
     if let Some(trees) = &whole {
-        let place = Placing {
-            graph: &graph,
+        place_unreachable(
+            source,
+            &graph,
             trees,
             pack_commits,
-        };
-        place_unreachable(source, place, &wanted, &mut out, on_error)?;
+            &wanted,
+            &mut out,
+            on_error,
+        )?;
     }
     Ok((blobs.iter().copied().zip(out).collect(), summary))
 }
 
-/// What the whole-history walk leaves for placing the blobs no ref reaches: its commit graph, its
-/// index of trees (which holds the packs' dangling trees too), and the packs' commits.
-struct Placing<'w, 'a> {
-    graph: &'w CommitGraph,
-    trees: &'w TreeIndex<'a>,
-    pack_commits: Option<Vec<ObjectId>>,
-}
-
 /// For blobs no ref reaches (a full sweep found them in the object database): the index, then
 /// the commits that no ref reaches, may still say where they were. Done only when such a blob has
-/// a finding. The commits are those the packs' header pass found (plus the loose ones), and
-/// their trees are expanded from the walk's index of the packs' trees: on git/git's history
-/// (118,000 dangling commits of 203,000) listing them through the object store and reading each
-/// of their trees from it took 13 s of one thread, and left the whole pack in resident memory.
+/// a finding. The commits are those the packs' header pass found (`pack_commits`, plus the loose
+/// ones), and their trees are expanded from the whole-history walk's index of the packs' trees
+/// (`trees`, which holds the dangling trees too): on git/git's history (118,000 dangling commits
+/// of 203,000) listing them through the object store and reading each of their trees from it
+/// took 13 s of one thread, and left the whole pack in resident memory.
 fn place_unreachable(
     source: &GitSource,
-    place: Placing,
+    graph: &CommitGraph,
+    trees: &TreeIndex,
+    pack_commits: Option<Vec<ObjectId>>,
     wanted: &HashMap<ObjectId, u32>,
     out: &mut [Provenance],
     on_error: &(dyn Fn(String) + Sync),
 ) -> Result<()> {
-    let Placing {
-        graph,
-        trees,
-        pack_commits,
-    } = place;
     let mut orphans: HashMap<ObjectId, u32> = wanted
         .iter()
         .filter(|(_, b)| out[**b as usize].introductions.is_empty())

@@ -27,7 +27,7 @@ use std::sync::atomic::AtomicBool;
 use gix::odb::pack::{self, cache::delta, data};
 use gix::ObjectId;
 
-use crate::source::pages::{Pages, Release};
+use crate::source::pages::{mapping, Pages, Release};
 
 /// A delta tree node: the entry's object id and offset.
 struct Node {
@@ -89,7 +89,7 @@ fn traverse_releasing(
         })
         .collect();
     nodes.sort_by_key(|n| n.offset);
-    let mapped = pack.entry_slice(0..pack.data_len() as u64).unwrap_or(&[]);
+    let mapped = mapping(pack);
     let end = pack.pack_end() as u64;
     let spans = nodes.iter().enumerate().map(|(i, n)| {
         let stop = nodes.get(i + 1).map_or(end, |next| next.offset);

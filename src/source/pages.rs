@@ -158,6 +158,11 @@ impl<'a> Pages<'a> {
     }
 }
 
+/// The bytes of `pack`'s mapping (empty if it cannot be had).
+pub(crate) fn mapping(pack: &gix::odb::pack::data::File) -> &[u8] {
+    pack.entry_slice(0..pack.data_len() as u64).unwrap_or(&[])
+}
+
 /// The stretches of `chunk` bytes that `r` overlaps (an empty range counts as its first byte).
 fn chunks(r: &Range<u64>, chunk: u64) -> Range<usize> {
     let last = r.end.max(r.start + 1) - 1;

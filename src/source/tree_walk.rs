@@ -37,7 +37,7 @@ use gix::objs::TreeRefIter;
 use gix::odb::pack::{self, cache::delta, data};
 use gix::ObjectId;
 
-use crate::source::pages::{release_pages as release, Pages, Release, RELEASE_CHUNK};
+use crate::source::pages::{mapping, release_pages as release, Pages, Release};
 
 /// The top two bits of an entry's target say what it points at; the rest is a number.
 const TAG: u32 = 3 << 30;
@@ -224,14 +224,11 @@ impl Prepared {
         }
     }
 
-    /// The ids of the commits in the packs (sorted, once each), or `None` when the header pass
-    /// could not tell every entry's kind. Read without touching the object store, whose mapping
-    /// of a pack would otherwise keep every page a header pass reads.
+    /// The ids of the commits in the packs (once per pack holding one), or `None` when the header
+    /// pass could not tell every entry's kind. Read without touching the object store, whose
+    /// mapping of a pack would otherwise keep every page a header pass reads.
     pub(crate) fn take_commits(&mut self) -> Option<Vec<ObjectId>> {
-        let mut commits = self.commits.take()?;
-        commits.sort_unstable();
-        commits.dedup();
-        Some(commits)
+        self.commits.take()
     }
 
     /// Decodes the trees on `threads` threads, keeping the entries that name a subtree or a
@@ -531,15 +528,11 @@ fn entry_kinds(bundle: &pack::Bundle) -> Kinds {
     let position = |offset: data::Offset| all.binary_search_by_key(&offset, |e| e.0).ok();
     let mut kind = vec![PENDING; all.len()];
     let mut base = vec![u32::MAX; all.len()];
-    let mapped = mapping(pack);
-    let mut released = 0u64;
+    // Released behind the pass as it goes, and whole at its end.
+    let pages = Pages::new(mapping(pack), Release::DEFAULT, std::iter::empty());
     for i in 0..all.len() {
         let offset = all[i].0;
-        let end = offset / RELEASE_CHUNK * RELEASE_CHUNK;
-        if end > released {
-            release(mapped.get(released as usize..end as usize).unwrap_or(&[]));
-            released = end;
-        }
+        pages.release_before(offset);
         let Ok(entry) = pack.entry(offset) else {
             kind[i] = UNKNOWN;
             continue;
@@ -570,7 +563,7 @@ fn entry_kinds(bundle: &pack::Bundle) -> Kinds {
             None => kind[i] = UNKNOWN,
         }
     }
-    release(mapped);
+    pages.release_all();
     // Follow each delta's chain of bases to a whole object, settling the whole chain.
     let mut chain = Vec::new();
     for i in 0..all.len() {
@@ -629,9 +622,4 @@ fn zlib_empty() -> Vec<u8> {
     // Writing to a Vec cannot fail.
     let _ = w.flush();
     w.into_inner()
-}
-
-/// The bytes of `pack`'s mapping.
-fn mapping(pack: &data::File) -> &[u8] {
-    pack.entry_slice(0..pack.data_len() as u64).unwrap_or(&[])
 }
