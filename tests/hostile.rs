@@ -307,19 +307,7 @@ fn r13_missing_blob_named_by_packed_trees_is_reported_once_with_the_least_tree()
         "--batch-check=%(objectname)",
     ]);
     let kept: Vec<&str> = all.lines().filter(|id| *id != readme).collect();
-    let mut pack = repo
-        .git_command(&["pack-objects", "-q", ".git/objects/pack/pack"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("git pack-objects runs");
-    use std::io::Write as _;
-    let mut input = pack.stdin.take().expect("stdin");
-    input
-        .write_all(format!("{}\n", kept.join("\n")).as_bytes())
-        .expect("write ids");
-    drop(input);
-    assert!(pack.wait().expect("pack-objects ends").success());
+    repo.pack_objects(&kept);
     repo.git(&["prune-packed"]);
     std::fs::remove_file(object_path(&repo, &readme)).expect("rm blob");
     let counts = repo.git(&["count-objects", "-v"]);
