@@ -279,6 +279,63 @@ fn r13_missing_blob_named_by_a_tree_is_an_error() {
     }
 }
 
+// The same in a pack: the trees are noted as the pack traversal decodes them, on several threads,
+// and a blob missing under many trees is reported once, always naming the least of those trees.
+#[test]
+fn r13_missing_blob_named_by_packed_trees_is_reported_once_with_the_least_tree() {
+    let (mut repo, a, b) = repo_with_tokens();
+    repo.commit("three", &[("README.md", "plain text\n")]);
+    for i in 0..12 {
+        repo.commit(
+            &format!("more {i}"),
+            &[(&format!("notes/{i}.txt"), "note\n")],
+        );
+    }
+    let readme = repo.git(&["rev-parse", "HEAD:README.md"]);
+    let mut trees: Vec<String> = repo
+        .git(&["rev-list", "--all"])
+        .lines()
+        .filter(|c| repo.git(&["ls-tree", c, "README.md"]).contains(&readme))
+        .map(|c| repo.git(&["rev-parse", &format!("{c}^{{tree}}")]))
+        .collect();
+    trees.sort();
+    assert!(trees.len() > 10, "{trees:?}");
+    // Every object but the README's blob, in one pack; no loose objects left.
+    let all = repo.git(&[
+        "cat-file",
+        "--batch-all-objects",
+        "--batch-check=%(objectname)",
+    ]);
+    let kept: Vec<&str> = all.lines().filter(|id| *id != readme).collect();
+    repo.pack_objects(&kept);
+    repo.git(&["prune-packed"]);
+    std::fs::remove_file(object_path(&repo, &readme)).expect("rm blob");
+    let counts = repo.git(&["count-objects", "-v"]);
+    assert!(counts.lines().any(|l| l == "count: 0"), "{counts}");
+    for _ in 0..3 {
+        let out = keysweep(
+            repo.path(),
+            &[
+                "scan",
+                ".",
+                "--history-only",
+                "--no-cache",
+                "--format",
+                "json",
+            ],
+        )
+        .expect_code(2);
+        let about: Vec<&str> = out.stderr.lines().filter(|l| l.contains(&readme)).collect();
+        assert_eq!(about.len(), 1, "{}", out.stderr);
+        assert!(
+            about[0].contains(&format!("tree {} names it as \"README.md\"", trees[0])),
+            "{} (trees {trees:?})",
+            about[0]
+        );
+        assert_eq!(out.secrets(), sorted(vec![a.clone(), b.clone()]));
+    }
+}
+
 // https://github.com/keysweep/keysweep/issues/13 (item 6): a packed ref to a missing object.
 #[test]
 fn r13_packed_ref_to_a_missing_object_is_an_error() {

@@ -291,19 +291,7 @@ fn blobs_no_ref_reaches_are_placed_by_a_dangling_commit_or_the_index() {
         "--batch-all-objects",
         "--batch-check=%(objectname)",
     ]);
-    let mut pack = repo
-        .git_command(&["pack-objects", "-q", ".git/objects/pack/pack"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("git pack-objects runs");
-    use std::io::Write as _;
-    let mut input = pack.stdin.take().expect("stdin");
-    input
-        .write_all(format!("{all}\n").as_bytes())
-        .expect("write ids");
-    drop(input);
-    assert!(pack.wait().expect("pack-objects ends").success());
+    repo.pack_objects(&all.lines().collect::<Vec<_>>());
     repo.git(&["prune-packed"]);
     let counts = repo.git(&["count-objects", "-v"]);
     assert!(counts.lines().any(|l| l == "count: 0"), "{counts}");

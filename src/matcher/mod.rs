@@ -4,6 +4,7 @@
 //! reported once, by the most specific rule.
 
 pub mod filters;
+mod generic;
 pub mod memo;
 pub mod prefilter;
 pub mod windows;
@@ -11,9 +12,9 @@ pub mod windows;
 use std::ops::Range;
 
 use crate::rules::{Category, Rule, RuleIdx, RuleSet, Severity};
+use generic::GenericSet;
 use memo::{content_hash, Table};
 use prefilter::Prefilter;
-use regex::bytes::{RegexSet, RegexSetBuilder};
 use windows::{Groups, Piece, WindowBuilder};
 
 /// One confirmed match of one rule in one blob.
@@ -72,81 +73,6 @@ pub struct Matcher<'r> {
     window_matches: Table<(u128, u32), (u32, WindowMatch)>,
     /// One pass over a piece for all generic rules at once, see [`GenericSet`].
     generic: GenericSet,
-}
-
-/// The generic rules' patterns as one [`RegexSet`]: one pass over a piece of text tells which of
-/// them can match there, so each generic rule's own regex (whose leading `\b[\w.-]*` gives the
-/// engine no literal to skip with) runs only where it will find something. In keyword-dense text
-/// the generic rules' windows coincide, so the set's answer per piece is remembered by content and
-/// shared between them.
-///
-/// Measured alternatives that did not pay (CPU of a Django history sweep and of the adversarial
-/// shapes of `scripts/bench-adversarial.sh`): no set at all (history +2%, minified JS +30% to
-/// +50%); a set per group of rules sharing windows (minified JS +25% to +40%: the groups' pieces
-/// coincide there, and one set answers for all of them); the set consulted only for tiles of large
-/// windows (history +3%); rules without a literal prefix added to the set (a larger set costs more
-/// per pass than their own regexes: +10% to +110% on the adversarial shapes).
-#[derive(Debug)]
-struct GenericSet {
-    set: Option<RegexSet>,
-    /// Each rule's index in `set`, if it is a member.
-    member: Vec<Option<u32>>,
-    /// The members that match, per distinct piece (keyed like `window_matches`, without the group).
-    hits: Table<u128, u32>,
-}
-
-impl GenericSet {
-    fn new(rules: &RuleSet) -> GenericSet {
-        let mut member = vec![None; rules.rules().len()];
-        let mut patterns = Vec::new();
-        for (idx, rule) in rules.rules().iter().enumerate() {
-            if rule.is_generic() {
-                member[idx] = Some(patterns.len() as u32);
-                patterns.push(rule.compiled().pattern.as_str());
-            }
-        }
-        // Same options as each rule's own regex (see `rules::Compiled`). Should the set not build
-        // (it always does for patterns that built one by one), every rule just runs its regex.
-        // The set's lazy DFA gets more room than the default 2 MiB: with 40-odd generic patterns
-        // it otherwise spent 3.5% of a Django sweep's CPU re-determinising states (1.3% at 16
-        // MiB; 64 MiB measured the same, peak RSS unchanged).
-        let set = RegexSetBuilder::new(&patterns)
-            .unicode(false)
-            .dfa_size_limit(16 << 20)
-            .build()
-            .ok()
-            .filter(|_| !patterns.is_empty());
-        if set.is_none() {
-            member.iter_mut().for_each(|m| *m = None);
-        }
-        GenericSet {
-            set,
-            member,
-            hits: Table::default(),
-        }
-    }
-
-    /// Whether rule `idx` may match in `bytes[..end]` at or after `start` (always true for a rule
-    /// outside the set). `key` names the content, as for `window_matches`.
-    fn may_match(&self, idx: RuleIdx, bytes: &[u8], start: usize, end: usize, key: u128) -> bool {
-        let (Some(set), Some(bit)) = (&self.set, self.member[idx]) else {
-            return true;
-        };
-        // Most pieces match no generic rule: asking whether any matches runs one forward pass,
-        // which stops at the first match, while `matches_at` must scan the whole piece with every
-        // member (8% of a Django sweep's CPU, 1% asked this way).
-        let hits = self.hits.get_or_compute(key, key, || {
-            let hay = &bytes[..end];
-            if !set.is_match_at(hay, start) {
-                return Vec::new();
-            }
-            set.matches_at(hay, start)
-                .into_iter()
-                .map(|i| i as u32)
-                .collect()
-        });
-        hits.contains(&bit)
-    }
 }
 
 /// A piece of a window with the content key its results are remembered under (`None` for text too

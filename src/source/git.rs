@@ -461,10 +461,8 @@ impl GitSource {
             // Which entries were handed on, for the fallback if the traversal stops half-way.
             let done: Vec<AtomicU64> = (0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
             let delivered = AtomicU64::new(0);
-            let mark_done = |id: &ObjectId| {
-                if let Some(i) = bundle.index.lookup(id) {
-                    done[i as usize / 64].fetch_or(1 << (i % 64), Ordering::Relaxed);
-                }
+            let mark_done = |id: &ObjectId, at: u32| {
+                done[at as usize / 64].fetch_or(1 << (at % 64), Ordering::Relaxed);
                 pi == 0 || !self.in_pack_before(id, pi)
             };
             let res = pack_walk::traverse(
@@ -472,17 +470,17 @@ impl GitSource {
                 max_blob_size,
                 threads,
                 &interrupt,
-                &|kind, id, data| {
+                &|kind, id, at, data| {
                     if kind == gix::objs::Kind::Tree {
                         trees.note_tree(id, data, hash);
                     }
-                    if kind == gix::objs::Kind::Blob && mark_done(id) {
+                    if kind == gix::objs::Kind::Blob && mark_done(id, at) {
                         delivered.fetch_add(1, Ordering::Relaxed);
                         visit_bytes(id, data);
                     }
                 },
-                &|id, size| {
-                    if mark_done(id) && keep(id) {
+                &|id, at, size| {
+                    if mark_done(id, at) && keep(id) {
                         delivered.fetch_add(1, Ordering::Relaxed);
                         visit(GitItem::TooLarge {
                             id: BlobId(*id),

@@ -4,20 +4,47 @@
 //! traversals inflate them) is parsed, the blobs it names are noted, and those found nowhere are
 //! errors naming the blob, the tree and the entry.
 
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+
+use gix::hashtable::hash_map::Entry;
 
 use gix::bstr::BString;
 use gix::objs::TreeRefIter;
 use gix::ObjectId;
 
-/// The blobs named by the trees seen so far, each with the first tree (and entry name) seen
-/// naming it. Shared by the sweep's threads.
-#[derive(Debug, Default)]
+/// The blobs named by the trees seen so far, each with a tree (and entry name) naming it. Shared
+/// by the sweep's threads: each thread notes into its own map (one lock nobody else takes, where
+/// one map for all took 3.9% of a Django sweep's CPU, much of it waiting), and the maps are merged
+/// at the end.
+#[derive(Debug)]
 pub struct TreeBlobs {
-    named: Mutex<HashMap<ObjectId, (ObjectId, BString)>>,
+    named: Vec<Mutex<Named>>,
     /// Trees that could not be decoded: `tree X cannot be decoded: …`.
     malformed: Mutex<Vec<String>>,
+}
+
+type Named = gix::hashtable::HashMap<ObjectId, (ObjectId, BString)>;
+
+/// How many maps threads note into; threads beyond it share them (correct, only slower).
+const SLOTS: usize = 32;
+
+impl Default for TreeBlobs {
+    fn default() -> TreeBlobs {
+        TreeBlobs {
+            named: (0..SLOTS).map(|_| Mutex::default()).collect(),
+            malformed: Mutex::default(),
+        }
+    }
+}
+
+/// The calling thread's map number.
+fn slot() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SLOTS;
+    }
+    SLOT.with(|s| *s)
 }
 
 /// The largest number of missing blobs named one by one; the rest are counted in one message.
@@ -27,36 +54,49 @@ impl TreeBlobs {
     /// Notes the blobs (and symlinks) named by tree `id`, whose raw contents are `data`. Gitlinks
     /// (submodule commits) are not objects of this repository and are skipped.
     pub fn note_tree(&self, id: &gix::oid, data: &[u8], hash: gix::hash::Kind) {
-        let mut blobs = Vec::new();
+        let mut named = lock(&self.named[slot()]);
         for entry in TreeRefIter::from_bytes(data, hash) {
             match entry {
-                Ok(e) if e.mode.is_blob_or_symlink() => blobs.push((e.oid.to_owned(), e.filename)),
+                // Most blobs were named by an earlier tree (a tree differs from its predecessor
+                // in a few entries): the names are copied only for a blob seen the first time.
+                Ok(e) if e.mode.is_blob_or_symlink() => {
+                    if !named.contains_key(e.oid) {
+                        named.insert(e.oid.to_owned(), (id.to_owned(), e.filename.to_owned()));
+                    }
+                }
                 Ok(_) => {}
                 Err(err) => {
+                    drop(named);
                     lock(&self.malformed).push(format!("tree {id} cannot be decoded: {err}"));
                     break;
                 }
             }
-        }
-        if blobs.is_empty() {
-            return;
-        }
-        // Most blobs were named by an earlier tree (a tree differs from its predecessor in a few
-        // entries): the name is copied only for a blob seen the first time.
-        let mut named = lock(&self.named);
-        for (blob, name) in blobs {
-            named
-                .entry(blob)
-                .or_insert_with(|| (id.to_owned(), name.to_owned()));
         }
     }
 
     /// One error message per missing blob (up to [`NAMED_MAX`], then a count) and per malformed
     /// tree; `exists` says whether the object database holds a blob.
     pub fn problems(self, exists: impl Fn(&gix::oid) -> bool) -> Vec<String> {
-        let named = self.named.into_inner().unwrap_or_else(|e| e.into_inner());
-        let mut missing: Vec<(&ObjectId, &(ObjectId, BString))> =
-            named.iter().filter(|(id, _)| !exists(id)).collect();
+        // A blob named in several maps is reported with the least (tree, name): the same
+        // message whichever thread saw which tree.
+        let mut missing: Named = Default::default();
+        for map in self.named {
+            for (blob, by) in map.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                if exists(&blob) {
+                    continue;
+                }
+                match missing.entry(blob) {
+                    Entry::Occupied(mut o) if by < *o.get() => {
+                        o.insert(by);
+                    }
+                    Entry::Occupied(_) => {}
+                    Entry::Vacant(v) => {
+                        v.insert(by);
+                    }
+                }
+            }
+        }
+        let mut missing: Vec<(ObjectId, (ObjectId, BString))> = missing.into_iter().collect();
         missing.sort();
         let mut out = self
             .malformed

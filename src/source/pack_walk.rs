@@ -29,11 +29,16 @@ use gix::ObjectId;
 
 use crate::source::pages::{mapping, Pages, Release};
 
-/// A delta tree node: the entry's object id and offset.
+/// A delta tree node: the entry's object id, position in the pack index, and offset.
 struct Node {
     oid: ObjectId,
+    at: u32,
     offset: data::Offset,
 }
+
+/// What the traversal hands each decoded object to: its kind, id, position in the pack index and
+/// bytes.
+pub type Visit<'a> = dyn Fn(gix::objs::Kind, &ObjectId, u32, &[u8]) + Sync + 'a;
 
 /// A blob left out: its size, and the entry that stands in for it.
 struct StandIn {
@@ -47,16 +52,17 @@ struct Entries<'a> {
     stand_ins: HashMap<data::Offset, StandIn>,
 }
 
-/// Decodes every object of `bundle` once, calling `visit(kind, id, bytes)` for each (from many
-/// threads), except blobs over `max_blob_size` that no delta depends on, which go to
-/// `too_large(id, size)` without being inflated. Returns the traversal's error, if it stopped.
+/// Decodes every object of `bundle` once, calling `visit(kind, id, at, bytes)` for each (from
+/// many threads; `at` is the object's position in the pack index), except blobs over
+/// `max_blob_size` that no delta depends on, which go to `too_large(id, at, size)` without being
+/// inflated. Returns the traversal's error, if it stopped.
 pub fn traverse(
     bundle: &pack::Bundle,
     max_blob_size: u64,
     threads: usize,
     interrupt: &AtomicBool,
-    visit: &(dyn Fn(gix::objs::Kind, &ObjectId, &[u8]) + Sync),
-    too_large: &(dyn Fn(&ObjectId, u64) + Sync),
+    visit: &Visit<'_>,
+    too_large: &(dyn Fn(&ObjectId, u32, u64) + Sync),
 ) -> Result<(), String> {
     traverse_releasing(
         bundle,
@@ -76,15 +82,17 @@ fn traverse_releasing(
     threads: usize,
     interrupt: &AtomicBool,
     release: Release,
-    visit: &(dyn Fn(gix::objs::Kind, &ObjectId, &[u8]) + Sync),
-    too_large: &(dyn Fn(&ObjectId, u64) + Sync),
+    visit: &Visit<'_>,
+    too_large: &(dyn Fn(&ObjectId, u32, u64) + Sync),
 ) -> Result<(), String> {
     let index = &bundle.index;
     let pack = &bundle.pack;
     let mut nodes: Vec<Node> = index
         .iter()
-        .map(|e| Node {
+        .enumerate()
+        .map(|(at, e)| Node {
             oid: e.oid,
+            at: at as u32,
             offset: e.pack_offset,
         })
         .collect();
@@ -128,8 +136,8 @@ fn traverse_releasing(
             // The entry's bytes are inflated: the traversal does not read them again.
             pages.decoded(node.offset..ctx.entry_end);
             match (stand_ins.get(&node.offset), ctx.entry.header.as_kind()) {
-                (Some(s), _) => too_large(&node.oid, s.size),
-                (None, Some(kind)) => visit(kind, &node.oid, ctx.decompressed),
+                (Some(s), _) => too_large(&node.oid, node.at, s.size),
+                (None, Some(kind)) => visit(kind, &node.oid, node.at, ctx.decompressed),
                 (None, None) => {}
             }
             Ok(())
@@ -417,12 +425,13 @@ mod release_tests {
             2,
             &AtomicBool::new(false),
             release,
-            &|kind, id, bytes| {
+            &|kind, id, at, bytes| {
                 watch();
+                assert_eq!(bundle.index.oid_at_index(at), id.as_ref(), "index position");
                 let hash = xxhash_rust::xxh3::xxh3_64(bytes);
                 seen.lock().unwrap().push((kind.to_string(), *id, hash));
             },
-            &|_, _| panic!("nothing is over the limit"),
+            &|_, _, _| panic!("nothing is over the limit"),
         )
         .unwrap();
         let mut seen = seen.into_inner().unwrap();

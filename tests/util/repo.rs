@@ -87,6 +87,23 @@ impl TestRepo {
         cmd
     }
 
+    /// Writes the objects `ids` into one new pack (`git pack-objects`); loose copies stay.
+    pub fn pack_objects(&self, ids: &[&str]) {
+        use std::io::Write as _;
+        let mut pack = self
+            .git_command(&["pack-objects", "-q", ".git/objects/pack/pack"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("git pack-objects runs");
+        let mut input = pack.stdin.take().expect("stdin");
+        input
+            .write_all(format!("{}\n", ids.join("\n")).as_bytes())
+            .expect("write ids");
+        drop(input);
+        assert!(pack.wait().expect("pack-objects ends").success());
+    }
+
     /// Runs `git args`, panicking with the command, directory and stderr if it fails; returns
     /// stdout, trimmed.
     pub fn git(&self, args: &[&str]) -> String {
