@@ -96,12 +96,7 @@ impl GenericSet {
 /// three bytes long (parsed as the rules are compiled: Unicode off).
 fn has_literal_prefix(pattern: &str) -> bool {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-    else {
+    let Some(hir) = super::windows::parse(pattern) else {
         return false;
     };
     let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);

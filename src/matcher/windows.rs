@@ -216,13 +216,17 @@ fn lines_back(bytes: &[u8], lo: usize, pos: usize, n: usize) -> Option<usize> {
 /// negated class such as `[^"]*`) or the pattern does not parse. Parsed as the rules are compiled:
 /// Unicode off, so `.` stops at a line end unless `(?s)` says otherwise.
 pub fn max_line_ends(pattern: &str) -> Option<usize> {
-    let hir = regex_syntax::ParserBuilder::new()
+    line_ends(&parse(pattern)?)
+}
+
+/// `pattern` parsed as the rules are compiled (Unicode off), or `None` when it does not parse.
+pub(super) fn parse(pattern: &str) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(pattern)
-        .ok()?;
-    line_ends(&hir)
+        .ok()
 }
 
 fn line_ends(hir: &Hir) -> Option<usize> {
